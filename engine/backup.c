@@ -1,0 +1,655 @@
+/*
+ * backup.c - see backup.h.
+ *
+ * Threads and ownership:
+ *  - the main thread walks the roots, drives the reader and the chunker,
+ *    and computes each file's whole-file digest (in order, as bytes arrive);
+ *  - N workers take jobs from `work`: id, dedup claim, seal;
+ *  - one packer thread takes sealed jobs from `sealed` and owns the packer
+ *    and the uploader for the duration of the run.
+ * A job (raw + sealed buffers) travels main -> worker -> packer -> free
+ * pool; whoever holds it owns it. Workers write a chunk's id into its
+ * file's chunk array at the chunk's own sequence number, so no two threads
+ * write the same slot and the array needs no lock.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codecs/hash.h"
+#include "engine/backup.h"
+#include "engine/blob.h"
+#include "engine/index.h"
+#include "engine/pack.h"
+#include "engine/queue.h"
+#include "engine/util.h"
+#include "io/reader.h"
+#include "io/walk.h"
+
+#define LARGE_FILE_DIV 4      /* files >= pack_size/4 get packs of their own */
+#define MAX_OPEN_PACKS 4
+
+struct bfile {
+	size_t snap_idx;          /* entry in the snapshot */
+	uint64_t group;           /* pack group */
+	struct hash_stream hs;    /* main thread only */
+	uint32_t seq;             /* next chunk number (main thread) */
+	uint32_t cap;             /* chunk array capacity */
+	int failed;               /* set by the main thread */
+};
+
+struct job {
+	struct bfile *file;
+	struct snap_chunk *slot;  /* where the worker records the chunk */
+	uint64_t group;
+	uint8_t *raw;
+	uint32_t len;
+	uint8_t *out;
+	struct pack_entry e;
+};
+
+struct ctx {
+	struct repo *r;
+	const struct backup_opts *o;
+	struct snapshot *snap;
+	struct index *idx;
+	struct packer *packer;
+	struct queue work, sealed, pool;
+	struct job *jobs;
+	uint8_t *arena;
+	size_t njobs;
+	struct bfile *files;
+	size_t nfiles, files_cap;
+	_Atomic int err;              /* first error of any thread */
+	_Atomic uint64_t bytes_new, chunks_new, chunks;
+	uint64_t bytes_read;          /* main thread */
+	uint64_t warnings;            /* main thread */
+	uint64_t total_bytes;         /* main thread, set after the walk */
+	double t0, last_progress;
+};
+
+static void set_err(struct ctx *c, int err)
+{
+	int zero = 0;
+
+	atomic_compare_exchange_strong(&c->err, &zero, err);
+}
+
+/* ---- walk ---- */
+
+struct walk_ctx {
+	struct ctx *c;
+	uint32_t root;
+	const char *root_path;
+};
+
+static int add_bfile(struct ctx *c, size_t snap_idx, uint64_t size,
+		     uint64_t group)
+{
+	struct bfile *bf;
+	uint32_t min = c->r->params.cdc_min;
+
+	if (c->nfiles == c->files_cap) {
+		size_t cap = c->files_cap ? 2 * c->files_cap : 256;
+		struct bfile *nf = realloc(c->files, cap * sizeof(*nf));
+
+		if (!nf)
+			return -ENOMEM;
+		c->files = nf;
+		c->files_cap = cap;
+	}
+	bf = &c->files[c->nfiles++];
+	memset(bf, 0, sizeof(*bf));
+	bf->snap_idx = snap_idx;
+	bf->group = group;
+	/* Every chunk but the last is at least min bytes. */
+	bf->cap = (uint32_t)(size / min + 2);
+	return 0;
+}
+
+static uint64_t dir_group(const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	size_t n = slash ? (size_t)(slash - rel) : 0;
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)rel[i]) * 1099511628211ull;
+	return h & ~(1ull << 63);
+}
+
+static int walk_cb(void *arg, const struct walk_entry *e)
+{
+	struct walk_ctx *w = arg;
+	struct ctx *c = w->c;
+	struct snap_file *f;
+	uint64_t group;
+
+	if (e->err) {
+		log_warn("cannot read %s/%s: %s; it is not in this backup",
+			 w->root_path, e->rel, strerror(-e->err));
+		c->warnings++;
+		return e->type == 'd' ? 1 : 0;
+	}
+	if (e->rel[0] == '\0')
+		return 0;   /* the root itself: its metadata is in roots */
+	if (e->type == 'o') {
+		log_warn("%s/%s: not a regular file, directory or symlink; "
+			 "skipped", w->root_path, e->rel);
+		c->warnings++;
+		return 0;
+	}
+	f = snapshot_add_file(c->snap, e->rel);
+	if (!f)
+		return -ENOMEM;
+	f->root = w->root;
+	f->type = e->type;
+	f->mode = e->mode;
+	f->mtime_ns = e->mtime_ns;
+	f->size = e->type == 'f' ? e->size : 0;
+	f->inode = e->ino;
+	if (e->target) {
+		f->target = strdup(e->target);
+		if (!f->target)
+			return -ENOMEM;
+	}
+	if (c->o->select && !c->o->select(c->o->select_arg, w->root_path,
+					  e->rel, f)) {
+		/* Filtered out: drop the entry we just added. */
+		free(f->path);
+		free(f->target);
+		c->snap->nfiles--;
+		return e->type == 'd' ? 1 : 0;
+	}
+	if (e->type != 'f')
+		return 0;
+	if (e->size >= c->r->params.pack_size / LARGE_FILE_DIV)
+		group = (1ull << 63) | c->nfiles;
+	else
+		group = dir_group(e->rel) ^ ((uint64_t)w->root << 48);
+	c->total_bytes += e->size;
+	return add_bfile(c, c->snap->nfiles - 1, e->size, group);
+}
+
+/* ---- workers ---- */
+
+static void *worker_main(void *arg)
+{
+	struct ctx *c = arg;
+	struct blobctx *b = NULL;
+	struct job *j;
+	int ret;
+
+	ret = blobctx_create(&b, c->r, c->r->params.zstd_level,
+			     c->r->params.cdc_max);
+	if (ret)
+		set_err(c, ret);
+	while ((j = queue_pop(&c->work))) {
+		enum sv_codec codec = SV_CODEC_NONE;
+		ssize_t n;
+
+		if (atomic_load(&c->err) || !b) {
+			(void)queue_push(&c->pool, j);
+			continue;
+		}
+		hash_chunk_id(c->r->id_secret, j->raw, j->len, j->slot->id);
+		j->slot->len = j->len;
+		atomic_fetch_add(&c->chunks, 1);
+		ret = index_claim(c->idx, j->slot->id, j->len);
+		if (ret <= 0) {
+			if (ret < 0)
+				set_err(c, ret);
+			(void)queue_push(&c->pool, j);
+			continue;
+		}
+		n = blob_seal(b, j->slot->id, j->raw, j->len, j->out, &codec);
+		if (n < 0) {
+			set_err(c, (int)n);
+			(void)queue_push(&c->pool, j);
+			continue;
+		}
+		memcpy(j->e.id, j->slot->id, SV_ID_LEN);
+		j->e.raw_len = j->len;
+		j->e.stored_len = (uint32_t)n;
+		j->e.codec = (uint8_t)codec;
+		atomic_fetch_add(&c->bytes_new, j->len);
+		atomic_fetch_add(&c->chunks_new, 1);
+		if (queue_push(&c->sealed, j))
+			(void)queue_push(&c->pool, j);
+	}
+	blobctx_destroy(b);
+	return NULL;
+}
+
+static void *packer_main(void *arg)
+{
+	struct ctx *c = arg;
+	struct job *j;
+	int ret;
+
+	while ((j = queue_pop(&c->sealed))) {
+		if (!atomic_load(&c->err)) {
+			ret = packer_add(c->packer, j->group, &j->e, j->out);
+			if (ret) {
+				log_err("upload failed: %s",
+					c->r->up->errbuf[0] ? c->r->up->errbuf :
+							      strerror(-ret));
+				set_err(c, ret);
+			}
+		}
+		(void)queue_push(&c->pool, j);
+	}
+	if (!atomic_load(&c->err)) {
+		ret = packer_flush(c->packer);
+		if (ret) {
+			log_err("upload failed: %s",
+				c->r->up->errbuf[0] ? c->r->up->errbuf :
+						      strerror(-ret));
+			set_err(c, ret);
+		}
+	}
+	return NULL;
+}
+
+/* ---- chunker (main thread) ---- */
+
+struct window {
+	uint8_t *buf;       /* 2 * max bytes */
+	size_t cap, pos, len;
+};
+
+static void progress(struct ctx *c, int final)
+{
+	double now = util_mono();
+	char done[32], total[32], fresh[32];
+
+	if (!c->o->progress || (!final && now - c->last_progress < 2.0))
+		return;
+	c->last_progress = now;
+	util_fmt_bytes(done, sizeof(done), c->bytes_read);
+	util_fmt_bytes(total, sizeof(total), c->total_bytes);
+	util_fmt_bytes(fresh, sizeof(fresh), atomic_load(&c->bytes_new));
+	log_msg("backup: %s of %s read, %s new, %.0f MB/s", done, total, fresh,
+		(double)c->bytes_read / 1e6 / SV_MAX(now - c->t0, 1e-3));
+}
+
+/* Cut and dispatch chunks from the window; all of it when eof. */
+static int emit(struct ctx *c, struct bfile *bf, struct window *w, int eof)
+{
+	struct snap_file *f = &c->snap->files[bf->snap_idx];
+	size_t max = c->r->params.cdc_max;
+
+	while (w->len && (eof || w->len >= max)) {
+		size_t cut = cdc_next(&c->r->cdc, w->buf + w->pos,
+				      SV_MIN(w->len, max));
+		struct job *j;
+
+		if (bf->seq >= bf->cap)
+			return -EOVERFLOW;   /* file grew beyond its stat */
+		j = queue_pop(&c->pool);
+		if (!j)
+			return -EPIPE;
+		j->file = bf;
+		j->slot = &f->chunks[bf->seq++];
+		j->group = bf->group;
+		j->len = (uint32_t)cut;
+		memcpy(j->raw, w->buf + w->pos, cut);
+		w->pos += cut;
+		w->len -= cut;
+		if (queue_push(&c->work, j))
+			return -EPIPE;
+	}
+	if (w->pos >= max) {
+		memmove(w->buf, w->buf + w->pos, w->len);
+		w->pos = 0;
+	}
+	return 0;
+}
+
+static int feed(struct ctx *c, struct bfile *bf, struct window *w,
+		const uint8_t *data, size_t len)
+{
+	hash_stream_update(&bf->hs, data, len);
+	while (len) {
+		size_t room = w->cap - w->pos - w->len;
+		size_t n = SV_MIN(room, len);
+		int ret;
+
+		memcpy(w->buf + w->pos + w->len, data, n);
+		w->len += n;
+		data += n;
+		len -= n;
+		ret = emit(c, bf, w, 0);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int read_all(struct ctx *c, struct reader *rd)
+{
+	struct window w = { 0 };
+	struct bfile *cur = NULL;
+	int ret = 0;
+
+	w.cap = 2 * (size_t)c->r->params.cdc_max;
+	w.buf = malloc(w.cap);
+	if (!w.buf)
+		return -ENOMEM;
+	for (;;) {
+		struct rbuf *b;
+		struct bfile *bf;
+		struct snap_file *f;
+
+		if (atomic_load(&c->err)) {
+			ret = atomic_load(&c->err);
+			break;
+		}
+		ret = reader_next(rd, &b);
+		if (ret == 1) {
+			ret = 0;
+			break;
+		}
+		if (ret < 0)
+			break;
+		bf = b->cookie;
+		f = &c->snap->files[bf->snap_idx];
+		if (bf != cur) {
+			cur = bf;
+			w.pos = w.len = 0;
+			hash_stream_init(&bf->hs, c->r->id_secret);
+			f->chunks = calloc(bf->cap, sizeof(*f->chunks));
+			if (!f->chunks) {
+				reader_release(rd, b);
+				ret = -ENOMEM;
+				break;
+			}
+		}
+		if (!bf->failed && !b->err && b->len) {
+			ret = feed(c, bf, &w, b->data, b->len);
+			c->bytes_read += b->len;
+		}
+		if (!bf->failed && b->err) {
+			bf->failed = 1;
+			log_warn("%s: %s; it is not in this backup", f->path,
+				 b->err == -ESTALE ?
+				 "changed while it was read (size or mtime "
+				 "differ)" : strerror(-b->err));
+			c->warnings++;
+		}
+		if (b->last && !bf->failed && !ret) {
+			ret = emit(c, bf, &w, 1);
+			f->nchunks = bf->seq;
+			hash_stream_final(&bf->hs, f->digest);
+			f->has_digest = 1;
+		}
+		reader_release(rd, b);
+		if (ret)
+			break;
+		progress(c, 0);
+	}
+	free(w.buf);
+	return ret;
+}
+
+/* Drop files that failed from the snapshot (their chunks are garbage). */
+static void drop_failed(struct ctx *c)
+{
+	size_t out = 0;
+	char *dead = calloc(c->snap->nfiles + 1, 1);
+
+	if (!dead)
+		return;
+	for (size_t i = 0; i < c->nfiles; i++)
+		if (c->files[i].failed)
+			dead[c->files[i].snap_idx] = 1;
+	for (size_t i = 0; i < c->snap->nfiles; i++) {
+		struct snap_file *f = &c->snap->files[i];
+
+		if (dead[i]) {
+			free(f->path);
+			free(f->target);
+			free(f->chunks);
+			continue;
+		}
+		c->snap->files[out++] = *f;
+	}
+	c->snap->nfiles = out;
+	free(dead);
+}
+
+static int setup(struct ctx *c, unsigned threads)
+{
+	size_t max = c->r->params.cdc_max, bound = blob_bound(max);
+	size_t per = max + bound;
+	int ret;
+
+	c->njobs = 2 * (size_t)threads + 4;
+	c->jobs = calloc(c->njobs, sizeof(*c->jobs));
+	c->arena = malloc(c->njobs * per);
+	if (!c->jobs || !c->arena)
+		return -ENOMEM;
+	ret = queue_init(&c->pool, c->njobs);
+	if (!ret)
+		ret = queue_init(&c->work, threads + 2);
+	if (!ret)
+		ret = queue_init(&c->sealed, threads + 2);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < c->njobs; i++) {
+		c->jobs[i].raw = c->arena + i * per;
+		c->jobs[i].out = c->arena + i * per + max;
+		ret = queue_push(&c->pool, &c->jobs[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int backup_run(struct repo *r, const struct backup_opts *o,
+	       struct backup_result *res)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+	struct reader_opts ro = { 0 };
+	struct reader *rd = NULL;
+	pthread_t *tids = NULL, ptid;
+	unsigned threads = o->threads, started = 0;
+	int packer_started = 0, ret;
+	size_t nidx = 0;
+	char hostname[256] = "";
+
+	memset(res, 0, sizeof(*res));
+	if (!c)
+		return -ENOMEM;
+	c->r = r;
+	c->o = o;
+	c->t0 = util_mono();
+	if (!threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		threads = n > 0 ? (unsigned)n : 1;
+	}
+	ret = index_create(&c->idx);
+	if (!ret)
+		ret = index_load(c->idx, r, 0, &nidx);
+	if (ret)
+		goto out;
+	log_info("index: %zu objects, %zu packs, %zu chunks", nidx,
+		 index_npacks(c->idx), index_nentries(c->idx));
+	ret = snapshot_new(&c->snap);
+	if (ret)
+		goto out;
+	c->snap->time_ns = util_now_ns();
+	gethostname(hostname, sizeof(hostname) - 1);
+	snprintf(c->snap->host, sizeof(c->snap->host), "%s", hostname);
+	snprintf(c->snap->node, sizeof(c->snap->node), "%s",
+		 o->node ? o->node : hostname);
+	snprintf(c->snap->type, sizeof(c->snap->type), "%s",
+		 o->type ? o->type : "tree");
+#define OPT(field) \
+	snprintf(c->snap->field, sizeof(c->snap->field), "%s", \
+		 o->field ? o->field : "")
+	OPT(tag);
+	OPT(cluster);
+	OPT(host_id);
+	OPT(dc);
+	OPT(rack);
+#undef OPT
+	if (o->schema) {
+		c->snap->schema = strdup(o->schema);
+		if (!c->snap->schema) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < o->nroots; i++) {
+		char real[PATH_MAX];
+		struct walk_ctx w = { c, 0, o->roots[i] };
+
+		if (!realpath(o->roots[i], real)) {
+			ret = -errno;
+			log_err("cannot read data directory %s: %s",
+				o->roots[i], strerror(errno));
+			goto out;
+		}
+		ret = snapshot_add_root(c->snap, real);
+		if (ret < 0)
+			goto out;
+		w.root = (uint32_t)ret;
+		ret = walk_tree(o->roots[i], walk_cb, &w);
+		if (ret) {
+			log_err("cannot read data directory %s: %s",
+				o->roots[i], strerror(-ret));
+			goto out;
+		}
+	}
+	ret = setup(c, threads);
+	if (ret)
+		goto out;
+	ro.buf_size = 1 << 20;
+	ro.nbufs = o->read_bufs ? o->read_bufs : 16;
+	ro.flags = (o->keep_cache ? 0 : READER_F_SPARE_CACHE) |
+		   (o->no_uring ? READER_F_NO_URING : 0);
+	ret = reader_create(&rd, &ro);
+	if (ret)
+		goto out;
+	snprintf(res->io_mode, sizeof(res->io_mode), "%s", reader_mode(rd));
+	{
+		int remote = (r->up->ops->flags & UPL_F_REMOTE) != 0;
+		unsigned conns = r->up->opts.connections ?
+				 r->up->opts.connections : 8;
+		size_t part = r->up->opts.part_size ? r->up->opts.part_size :
+				16u << 20;
+
+		ret = packer_create(&c->packer, r, c->idx, MAX_OPEN_PACKS,
+				    part, MAX_OPEN_PACKS + 1 +
+				    (remote ? conns / 2 : 0));
+		if (ret)
+			goto out;
+	}
+	res->memory = c->njobs * (r->params.cdc_max +
+				  blob_bound(r->params.cdc_max)) +
+		      (size_t)ro.nbufs * ro.buf_size +
+		      2 * (size_t)r->params.cdc_max +
+		      packer_memory(c->packer);
+	{
+		char mem[32];
+
+		util_fmt_bytes(mem, sizeof(mem), res->memory);
+		log_info("backup: %zu files, %u workers, reads: %s, memory "
+			 "ceiling %s (plus index)", c->nfiles, threads,
+			 res->io_mode, mem);
+	}
+	for (size_t i = 0; i < c->nfiles; i++) {
+		struct snap_file *f = &c->snap->files[c->files[i].snap_idx];
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/%s", o->roots[f->root],
+			 f->path);
+		ret = reader_add(rd, path, f->size, f->mtime_ns, &c->files[i]);
+		if (ret < 0)
+			goto out;
+	}
+	tids = calloc(threads, sizeof(*tids));
+	if (!tids) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (; started < threads; started++)
+		if (pthread_create(&tids[started], NULL, worker_main, c)) {
+			ret = -EAGAIN;
+			goto out;
+		}
+	if (pthread_create(&ptid, NULL, packer_main, c)) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	packer_started = 1;
+	ret = read_all(c, rd);
+	if (ret)
+		set_err(c, ret);
+out:
+	/* Shut the stages down in order: no more work, workers drain, then
+	 * the packer drains and flushes (or aborts on error). */
+	if (c->work.items)
+		queue_close(&c->work);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	if (c->sealed.items)
+		queue_close(&c->sealed);
+	if (packer_started)
+		pthread_join(ptid, NULL);
+	if (!ret)
+		ret = atomic_load(&c->err);
+	if (!ret) {
+		/* Packs are durable; now the index, then the snapshot. */
+		ret = index_write_new(c->idx, r);
+		if (ret)
+			log_err("cannot write index: %s", r->up->errbuf);
+	}
+	if (!ret) {
+		struct snapshot *s = c->snap;
+
+		drop_failed(c);
+		s->end_ns = util_now_ns();
+		for (size_t i = 0; i < s->nfiles; i++)
+			if (s->files[i].type == SNAP_FILE) {
+				s->stats.files++;
+				s->stats.bytes += s->files[i].size;
+			}
+		s->stats.bytes_read = c->bytes_read;
+		s->stats.bytes_new = atomic_load(&c->bytes_new);
+		s->stats.bytes_stored = packer_stats(c->packer)->blob_bytes;
+		s->stats.chunks = atomic_load(&c->chunks);
+		s->stats.chunks_new = atomic_load(&c->chunks_new);
+		s->stats.damaged = 0;
+		ret = snapshot_save(r, s);
+		if (ret)
+			log_err("cannot write snapshot: %s", r->up->errbuf);
+		else
+			progress(c, 1);
+		memcpy(res->id, s->id, sizeof(res->id));
+		res->stats = s->stats;
+		res->packs = packer_stats(c->packer)->packs;
+	}
+	res->warnings = c->warnings;
+	res->secs = util_mono() - c->t0;
+	packer_destroy(c->packer);
+	reader_destroy(rd);
+	free(tids);
+	queue_destroy(&c->work);
+	queue_destroy(&c->sealed);
+	queue_destroy(&c->pool);
+	free(c->jobs);
+	free(c->arena);
+	free(c->files);
+	snapshot_free(c->snap);
+	index_destroy(c->idx);
+	free(c);
+	return ret;
+}

@@ -1,0 +1,786 @@
+/*
+ * restore.c - see restore.h.
+ *
+ * Threads and ownership:
+ *  - the main thread plans (chunk refs sorted by pack offset, coalesced into
+ *    ranges), issues ranged reads, drives the writer and finishes files;
+ *  - N workers open blobs (decrypt, decompress, verify id) from a fetched
+ *    range into output buffers and hand them back on `done`.
+ * A range buffer goes main -> worker -> range pool; an output buffer goes
+ * worker -> main (done) -> writer -> out pool when its write completes.
+ * The work queue can hold every range buffer, so the main thread never
+ * blocks pushing work while workers wait for output buffers it must free.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "codecs/hash.h"
+#include "engine/blob.h"
+#include "engine/index.h"
+#include "engine/queue.h"
+#include "engine/restore.h"
+#include "engine/util.h"
+#include "io/writer.h"
+
+#define RANGE_MAX (8u << 20)   /* largest coalesced read */
+#define RANGE_GAP (256u << 10) /* read through gaps up to this size */
+
+struct rfile {
+	const struct snap_file *f;
+	char *path;               /* final path */
+	int h;                    /* writer handle, -1 if not open */
+	uint32_t left;            /* chunk writes still to come */
+	int failed, damaged, done;
+};
+
+struct ref {
+	uint64_t poff;            /* blob offset in its pack */
+	uint64_t foff;            /* offset in the file */
+	uint32_t pack;
+	uint32_t file;
+	uint32_t stored_len, raw_len;
+	uint8_t codec;
+	uint8_t id[SV_ID_LEN];
+};
+
+struct range {
+	uint32_t pack;
+	uint64_t off, len;
+	size_t first, n;          /* refs[first .. first+n) */
+	uint8_t *buf;
+	int err;
+};
+
+struct obuf {
+	uint8_t *data;
+	struct rctx *c;
+	uint32_t file;
+	uint64_t off;
+	uint32_t len;
+	int err;                  /* blob could not be opened */
+	const struct ref *ref;
+};
+
+struct rctx {
+	struct repo *r;
+	const struct snapshot *s;
+	const struct restore_opts *o;
+	struct index *idx;
+	struct writer *w;
+	struct rfile *files;
+	size_t nfiles;
+	struct ref *refs;
+	size_t nrefs;
+	struct range *ranges;
+	size_t nranges;
+	struct queue work, done, range_pool, out_pool;
+	uint8_t *range_arena, *out_arena;
+	struct obuf *obufs;
+	size_t nrange_bufs, nobufs;
+	size_t files_left;
+	struct restore_result *res;
+	double t0, last;
+	uint64_t bytes_done;
+	int io_err;               /* first IO error (not damage) */
+};
+
+int restore_map_tree(void *arg, const struct snapshot *s,
+		     const struct snap_file *f, char *out, size_t cap)
+{
+	const char *root = s->roots[f->root], *base;
+	int n;
+
+	(void)arg;
+	if (s->nroots == 1) {
+		n = snprintf(out, cap, "%s", f->path);
+	} else {
+		base = strrchr(root, '/');
+		base = base && base[1] ? base + 1 : root;
+		/* Same basename for two roots: suffix the root number. */
+		for (uint32_t i = 0; i < s->nroots; i++) {
+			const char *b2 = strrchr(s->roots[i], '/');
+
+			b2 = b2 && b2[1] ? b2 + 1 : s->roots[i];
+			if (i != f->root && !strcmp(b2, base)) {
+				n = snprintf(out, cap, "%s-%u/%s", base,
+					     f->root, f->path);
+				return n < 0 || (size_t)n >= cap ?
+					-ENAMETOOLONG : 0;
+			}
+		}
+		n = snprintf(out, cap, "%s/%s", base, f->path);
+	}
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const struct ref *x = a, *y = b;
+
+	if (x->pack != y->pack)
+		return x->pack < y->pack ? -1 : 1;
+	if (x->poff != y->poff)
+		return x->poff < y->poff ? -1 : 1;
+	return 0;
+}
+
+static void file_fail(struct rctx *c, struct rfile *rf, int damaged)
+{
+	if (!rf->failed) {
+		rf->failed = 1;
+		c->res->failed++;
+	}
+	if (damaged && !rf->damaged) {
+		rf->damaged = 1;
+		c->res->damaged++;
+	}
+}
+
+/* Build refs for every selected file and coalesce them into ranges. */
+static int plan(struct rctx *c)
+{
+	size_t cap = 0;
+
+	for (size_t i = 0; i < c->nfiles; i++)
+		cap += c->files[i].f->nchunks;
+	c->refs = malloc((cap ? cap : 1) * sizeof(*c->refs));
+	if (!c->refs)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nfiles; i++) {
+		struct rfile *rf = &c->files[i];
+		uint64_t foff = 0;
+
+		for (uint32_t k = 0; k < rf->f->nchunks; k++) {
+			const struct snap_chunk *ch = &rf->f->chunks[k];
+			struct index_loc loc;
+			struct ref *rr;
+
+			if (index_lookup(c->idx, ch->id, ch->len, &loc)) {
+				char hex[2 * SV_ID_LEN + 1];
+
+				sv_hex(hex, ch->id, SV_ID_LEN);
+				log_err("%s: chunk %u (%s) is missing from the "
+					"repository index; the file cannot be "
+					"restored (run 'sstvault check')",
+					rf->path, k, hex);
+				file_fail(c, rf, 1);
+				break;
+			}
+			rr = &c->refs[c->nrefs++];
+			rr->poff = loc.off;
+			rr->foff = foff;
+			rr->pack = loc.pack;
+			rr->file = (uint32_t)i;
+			rr->stored_len = loc.stored_len;
+			rr->raw_len = ch->len;
+			rr->codec = loc.codec;
+			memcpy(rr->id, ch->id, SV_ID_LEN);
+			foff += ch->len;
+		}
+		if (rf->failed) {
+			/* Drop the refs of a file that cannot be restored. */
+			while (c->nrefs && c->refs[c->nrefs - 1].file == i)
+				c->nrefs--;
+			rf->left = 0;
+		} else {
+			rf->left = rf->f->nchunks;
+		}
+	}
+	if (c->nrefs)
+		qsort(c->refs, c->nrefs, sizeof(*c->refs), cmp_ref);
+	c->ranges = malloc((c->nrefs ? c->nrefs : 1) * sizeof(*c->ranges));
+	if (!c->ranges)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nrefs;) {
+		struct range *g = &c->ranges[c->nranges++];
+		size_t j = i + 1;
+		uint64_t end = c->refs[i].poff + c->refs[i].stored_len;
+
+		g->pack = c->refs[i].pack;
+		g->off = c->refs[i].poff;
+		while (j < c->nrefs && c->refs[j].pack == g->pack &&
+		       c->refs[j].poff <= end + RANGE_GAP &&
+		       SV_MAX(end, c->refs[j].poff + c->refs[j].stored_len) -
+				       g->off <= RANGE_MAX) {
+			end = SV_MAX(end, c->refs[j].poff + c->refs[j].stored_len);
+			j++;
+		}
+		g->len = end - g->off;
+		g->first = i;
+		g->n = j - i;
+		g->buf = NULL;
+		g->err = 0;
+		i = j;
+	}
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct rctx *c = arg;
+	struct blobctx *b = NULL;
+	struct range *g;
+	int ret = blobctx_create(&b, c->r, 1, c->r->params.cdc_max);
+
+	while ((g = queue_pop(&c->work))) {
+		for (size_t i = 0; i < g->n; i++) {
+			const struct ref *rr = &c->refs[g->first + i];
+			struct obuf *ob = queue_pop(&c->out_pool);
+			ssize_t n = -EIO;
+
+			if (!ob)
+				break;
+			ob->file = rr->file;
+			ob->off = rr->foff;
+			ob->len = rr->raw_len;
+			ob->ref = rr;
+			if (g->err)
+				n = g->err;
+			else if (ret)
+				n = ret;
+			else
+				n = blob_open(b, rr->id, rr->raw_len,
+					      (enum sv_codec)rr->codec,
+					      g->buf + (rr->poff - g->off),
+					      rr->stored_len, ob->data);
+			ob->err = n < 0 ? (int)n : 0;
+			if (queue_push(&c->done, ob))
+				break;
+		}
+		(void)queue_push(&c->range_pool, g->buf);
+	}
+	blobctx_destroy(b);
+	return NULL;
+}
+
+static void progress(struct rctx *c, int final)
+{
+	double now = util_mono();
+	char done[32];
+
+	if (!c->o->progress || (!final && now - c->last < 2.0))
+		return;
+	c->last = now;
+	util_fmt_bytes(done, sizeof(done), c->bytes_done);
+	log_msg("restore: %s written, %zu of %zu files left, %.0f MB/s", done,
+		c->files_left, c->nfiles,
+		(double)c->bytes_done / 1e6 / SV_MAX(now - c->t0, 1e-3));
+}
+
+static int open_file(struct rctx *c, struct rfile *rf)
+{
+	if (rf->h >= 0)
+		return 0;
+	rf->h = writer_open(c->w, rf->path, rf->f->size, c->o->force);
+	if (rf->h < 0) {
+		int err = rf->h;
+
+		log_err("cannot create %s: %s", rf->path, strerror(-err));
+		if (!c->io_err)
+			c->io_err = err;
+		file_fail(c, rf, 0);
+		return err;
+	}
+	return 0;
+}
+
+/* Read a finished temporary back and compare its keyed digest. */
+static int verify_digest(struct rctx *c, struct rfile *rf, const char *tmp)
+{
+	struct hash_stream hs;
+	uint8_t got[SV_ID_LEN], *buf;
+	int fd, ret = 0;
+
+	if (!rf->f->has_digest)
+		return 0;
+	buf = malloc(1 << 20);
+	if (!buf)
+		return -ENOMEM;
+	fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	hash_stream_init(&hs, c->r->id_secret);
+	for (;;) {
+		ssize_t n = read(fd, buf, 1 << 20);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		hash_stream_update(&hs, buf, (size_t)n);
+	}
+	close(fd);
+	if (!ret) {
+		hash_stream_final(&hs, got);
+		if (memcmp(got, rf->f->digest, SV_ID_LEN)) {
+			log_err("%s: restored bytes do not match the digest "
+				"recorded at backup; file not restored",
+				rf->path);
+			ret = -EBADMSG;
+		}
+	}
+	/* Restored data is written once and not read again by us. */
+out:
+	free(buf);
+	return ret;
+}
+
+static void finish_file(struct rctx *c, struct rfile *rf)
+{
+	char tmp[PATH_MAX + 32];
+	int ok = !rf->failed, ret;
+
+	if (rf->done)
+		return;
+	if (ok && open_file(c, rf) == 0) {
+		ret = writer_poll(c->w, 0);
+		(void)ret;
+	}
+	ok = !rf->failed;
+	snprintf(tmp, sizeof(tmp), "%s.sstvault-tmp", rf->path);
+	if (ok && (ret = verify_digest(c, rf, tmp))) {
+		file_fail(c, rf, ret == -EBADMSG);
+		ok = 0;
+	}
+	if (ok && c->o->verify &&
+	    (ret = c->o->verify(c->o->verify_arg, rf->f, tmp, rf->path))) {
+		file_fail(c, rf, ret == -EBADMSG);
+		ok = 0;
+	}
+	if (rf->h >= 0) {
+		ret = writer_close(c->w, rf->h, ok, rf->f->mode,
+				   rf->f->mtime_ns);
+		if (ret && ok) {
+			log_err("cannot write %s: %s", rf->path, strerror(-ret));
+			if (!c->io_err)
+				c->io_err = ret;
+			file_fail(c, rf, 0);
+			ok = 0;
+		}
+		rf->h = -1;
+	}
+	if (ok) {
+		c->res->files++;
+		c->res->bytes += rf->f->size;
+		if (c->o->placed)
+			(void)c->o->placed(c->o->placed_arg, rf->f, rf->path);
+	}
+	rf->done = 1;
+	c->files_left--;
+}
+
+static void write_done(void *cookie, int res)
+{
+	struct obuf *ob = cookie;
+	struct rctx *c = ob->c;
+	struct rfile *rf = &c->files[ob->file];
+
+	if (res < 0) {
+		if (!rf->failed)
+			log_err("cannot write %s: %s", rf->path,
+				strerror(-res));
+		if (!c->io_err)
+			c->io_err = res;
+		file_fail(c, rf, 0);
+	} else {
+		c->bytes_done += (uint64_t)res;
+	}
+	rf->left--;
+	(void)queue_push(&c->out_pool, ob);
+}
+
+static void handle_done(struct rctx *c, struct obuf *ob)
+{
+	struct rfile *rf = &c->files[ob->file];
+
+	if (ob->err || rf->failed) {
+		if (ob->err && !rf->failed) {
+			char pack[100];
+
+			index_pack_name(index_pack_oid(c->idx, ob->ref->pack),
+					pack, sizeof(pack));
+			log_err("%s: chunk at offset %llu in %s is damaged "
+				"(%s); file not restored", rf->path,
+				(unsigned long long)ob->ref->poff, pack,
+				ob->err == -EBADMSG ? "authentication failed" :
+				strerror(-ob->err));
+			file_fail(c, rf, ob->err == -EBADMSG ||
+					 ob->err == -EINVAL);
+			if (ob->err != -EBADMSG && ob->err != -EINVAL &&
+			    !c->io_err)
+				c->io_err = ob->err;
+		}
+		rf->left--;
+		(void)queue_push(&c->out_pool, ob);
+		return;
+	}
+	if (open_file(c, rf) ||
+	    writer_write(c->w, rf->h, ob->off, ob->data, ob->len, write_done,
+			 ob)) {
+		file_fail(c, rf, 0);
+		rf->left--;
+		(void)queue_push(&c->out_pool, ob);
+	}
+}
+
+static int fetch(struct rctx *c, struct range *g)
+{
+	struct uploader *u = c->r->up;
+	char name[100];
+	ssize_t n;
+
+	index_pack_name(index_pack_oid(c->idx, g->pack), name, sizeof(name));
+	if (u->ops->get_part) {
+		int ret = u->ops->get_part(u, name, g->off, g->len, g->buf, g);
+
+		if (ret == SV_Q_QUEUED || ret == SV_Q_BUSY)
+			return ret;
+		n = ret == SV_Q_DONE ? (ssize_t)g->len : ret;
+	} else {
+		n = u->ops->get(u, name, g->off, g->len, g->buf, g->len);
+	}
+	if (n != (ssize_t)g->len) {
+		log_err("cannot read %s at %llu: %s", name,
+			(unsigned long long)g->off,
+			u->errbuf[0] ? u->errbuf : "short read");
+		g->err = n < 0 ? (int)n : -EBADMSG;
+	}
+	return SV_Q_DONE;
+}
+
+static int run(struct rctx *c)
+{
+	struct uploader *u = c->r->up;
+	size_t next = 0, inflight = 0;
+	struct range *busy = NULL;
+	int ret;
+
+	/* Files without chunks (empty, or failed while planning). */
+	for (size_t i = 0; i < c->nfiles; i++)
+		if (c->files[i].left == 0)
+			finish_file(c, &c->files[i]);
+	while (c->files_left) {
+		int progressed = 0;
+		struct obuf *ob;
+
+		while (next < c->nranges || busy) {
+			struct range *g = busy ? busy : &c->ranges[next];
+
+			if (!busy) {
+				uint8_t *buf = queue_trypop(&c->range_pool);
+
+				if (!buf)
+					break;
+				g->buf = buf;
+				next++;
+			}
+			busy = NULL;
+			ret = fetch(c, g);
+			if (ret == SV_Q_BUSY) {
+				busy = g;
+				break;
+			}
+			if (ret == SV_Q_QUEUED) {
+				inflight++;
+				continue;
+			}
+			(void)queue_push(&c->work, g);
+			progressed = 1;
+		}
+		if (inflight) {
+			struct upl_event ev[16];
+			int n = u->ops->reap(u, ev, 16, 0);
+
+			for (int i = 0; i < n; i++) {
+				struct range *g = ev[i].cookie;
+
+				if (ev[i].res != (ssize_t)g->len) {
+					log_err("cannot read pack range: %s",
+						u->errbuf);
+					g->err = ev[i].res < 0 ?
+						 (int)ev[i].res : -EBADMSG;
+				}
+				inflight--;
+				(void)queue_push(&c->work, g);
+				progressed = 1;
+			}
+		}
+		while ((ob = queue_trypop(&c->done))) {
+			handle_done(c, ob);
+			progressed = 1;
+		}
+		ret = writer_poll(c->w, 0);
+		if (ret > 0)
+			progressed = 1;
+		for (size_t i = 0; i < c->nfiles; i++) {
+			struct rfile *rf = &c->files[i];
+
+			if (!rf->done && rf->left == 0 &&
+			    (rf->h >= 0 || rf->failed))
+				finish_file(c, rf);
+		}
+		progress(c, 0);
+		if (!progressed) {
+			ob = queue_pop_timed(&c->done, inflight ? 1 : 20);
+			if (ob)
+				handle_done(c, ob);
+		}
+	}
+	return 0;
+}
+
+static int target_empty(const char *t)
+{
+	DIR *d = opendir(t);
+	struct dirent *de;
+	int empty = 1;
+
+	if (!d)
+		return 1;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+static int mkparents(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	return util_mkdirs(dir, 0755);
+}
+
+static int setup_files(struct rctx *c)
+{
+	char rel[PATH_MAX], full[PATH_MAX];
+	const struct snapshot *s = c->s;
+	int ret = 0;
+
+	c->files = calloc(s->nfiles + 1, sizeof(*c->files));
+	if (!c->files)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nfiles; i++) {
+		const struct snap_file *f = &s->files[i];
+		int m = c->o->map ? c->o->map(c->o->map_arg, s, f, rel,
+					      sizeof(rel)) :
+				    restore_map_tree(NULL, s, f, rel, sizeof(rel));
+
+		if (m == 1)
+			continue;
+		if (m < 0)
+			return m;
+		if (!snapshot_path_ok(rel)) {
+			log_err("refusing unsafe path '%s' from the snapshot",
+				rel);
+			return -EINVAL;
+		}
+		snprintf(full, sizeof(full), "%s/%s", c->o->target, rel);
+		if (f->type == SNAP_DIR) {
+			ret = util_mkdirs(full, 0700);
+		} else {
+			ret = mkparents(full);
+		}
+		if (ret) {
+			log_err("cannot create %s: %s", full, strerror(-ret));
+			return ret;
+		}
+		if (f->type != SNAP_FILE)
+			continue;
+		c->files[c->nfiles].f = f;
+		c->files[c->nfiles].h = -1;
+		c->files[c->nfiles].path = strdup(full);
+		if (!c->files[c->nfiles].path)
+			return -ENOMEM;
+		c->nfiles++;
+	}
+	c->files_left = c->nfiles;
+	return 0;
+}
+
+/* Symlinks, then directory modes and mtimes (deepest first). */
+static int finish_tree(struct rctx *c)
+{
+	char rel[PATH_MAX], full[PATH_MAX];
+	const struct snapshot *s = c->s;
+	int ret = 0;
+
+	for (size_t k = s->nfiles; k-- > 0;) {
+		const struct snap_file *f = &s->files[k];
+		int m = c->o->map ? c->o->map(c->o->map_arg, s, f, rel,
+					      sizeof(rel)) :
+				    restore_map_tree(NULL, s, f, rel, sizeof(rel));
+		struct timespec ts[2];
+
+		if (m || f->type == SNAP_FILE)
+			continue;
+		snprintf(full, sizeof(full), "%s/%s", c->o->target, rel);
+		ts[0].tv_sec = ts[1].tv_sec = f->mtime_ns / 1000000000;
+		ts[0].tv_nsec = ts[1].tv_nsec = f->mtime_ns % 1000000000;
+		if (f->type == SNAP_LINK) {
+			if (c->o->force)
+				unlink(full);
+			if (symlink(f->target, full)) {
+				log_err("cannot create symlink %s: %s", full,
+					strerror(errno));
+				ret = -errno;
+				continue;
+			}
+			utimensat(AT_FDCWD, full, ts, AT_SYMLINK_NOFOLLOW);
+			c->res->links++;
+		} else if (f->type == SNAP_DIR) {
+			if (chmod(full, f->mode))
+				ret = -errno;
+			utimensat(AT_FDCWD, full, ts, 0);
+			c->res->dirs++;
+		}
+	}
+	return ret;
+}
+
+int restore_run(struct repo *r, const struct snapshot *s,
+		const struct restore_opts *o, struct restore_result *res)
+{
+	struct rctx *c = calloc(1, sizeof(*c));
+	struct writer_opts wo = { 0 };
+	pthread_t *tids = NULL;
+	unsigned threads = o->threads, started = 0;
+	size_t max = r->params.cdc_max;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	if (!c)
+		return -ENOMEM;
+	c->r = r;
+	c->s = s;
+	c->o = o;
+	c->res = res;
+	c->t0 = util_mono();
+	if (!threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		threads = n > 0 ? (unsigned)n : 1;
+	}
+	if (!o->force && !target_empty(o->target)) {
+		log_err("target %s is not empty; choose an empty directory or "
+			"pass --force", o->target);
+		ret = -EEXIST;
+		goto out;
+	}
+	ret = util_mkdirs(o->target, 0755);
+	if (ret) {
+		log_err("cannot create target %s: %s", o->target,
+			strerror(-ret));
+		goto out;
+	}
+	ret = index_create(&c->idx);
+	if (!ret)
+		ret = index_load(c->idx, r, 1, NULL);
+	if (ret)
+		goto out;
+	ret = setup_files(c);
+	if (!ret)
+		ret = plan(c);
+	if (ret)
+		goto out;
+	wo.flags = (o->no_uring ? WRITER_F_NO_URING : 0) |
+		   (o->no_fsync ? WRITER_F_NO_FSYNC : 0);
+	ret = writer_create(&c->w, &wo);
+	if (ret)
+		goto out;
+	snprintf(res->io_mode, sizeof(res->io_mode), "%s", writer_mode(c->w));
+	c->nrange_bufs = threads + 2;
+	c->nobufs = 2 * (size_t)threads + 6;
+	c->range_arena = malloc(c->nrange_bufs * (RANGE_MAX + max));
+	c->out_arena = malloc(c->nobufs * max);
+	c->obufs = calloc(c->nobufs, sizeof(*c->obufs));
+	if (!c->range_arena || !c->out_arena || !c->obufs) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = queue_init(&c->work, c->nrange_bufs);
+	if (!ret)
+		ret = queue_init(&c->range_pool, c->nrange_bufs);
+	if (!ret)
+		ret = queue_init(&c->out_pool, c->nobufs);
+	if (!ret)
+		ret = queue_init(&c->done, c->nobufs);
+	if (ret)
+		goto out;
+	for (size_t i = 0; i < c->nrange_bufs; i++)
+		(void)queue_push(&c->range_pool,
+				 c->range_arena + i * (RANGE_MAX + max));
+	for (size_t i = 0; i < c->nobufs; i++) {
+		c->obufs[i].data = c->out_arena + i * max;
+		c->obufs[i].c = c;
+		(void)queue_push(&c->out_pool, &c->obufs[i]);
+	}
+	tids = calloc(threads, sizeof(*tids));
+	if (!tids) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (; started < threads; started++)
+		if (pthread_create(&tids[started], NULL, worker_main, c)) {
+			ret = -EAGAIN;
+			goto out;
+		}
+	ret = run(c);
+	if (!ret)
+		ret = finish_tree(c);
+	progress(c, 1);
+out:
+	if (c->work.items)
+		queue_close(&c->work);
+	if (c->out_pool.items)
+		queue_close(&c->out_pool);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	free(tids);
+	/* Any file left open (error exit) is dropped by the writer. */
+	writer_destroy(c->w);
+	queue_destroy(&c->work);
+	queue_destroy(&c->done);
+	queue_destroy(&c->range_pool);
+	queue_destroy(&c->out_pool);
+	free(c->range_arena);
+	free(c->out_arena);
+	free(c->obufs);
+	for (size_t i = 0; i < c->nfiles; i++)
+		free(c->files[i].path);
+	free(c->files);
+	free(c->refs);
+	free(c->ranges);
+	index_destroy(c->idx);
+	if (!ret && res->damaged)
+		ret = -EBADMSG;
+	if (!ret && c->io_err)
+		ret = c->io_err;
+	if (!ret && res->failed)
+		ret = -EIO;
+	res->secs = util_mono() - c->t0;
+	free(c);
+	return ret;
+}

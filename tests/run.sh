@@ -1,0 +1,41 @@
+#!/bin/bash
+# Test runner: every tests/test_* binary and tests/t_*.sh script, each under
+# a timeout. Exit 0 pass, 77 skip, anything else fail (liburing's T_EXIT_*).
+# Prints the failures' names and a closing "N passed, N failed, N skipped".
+# TESTS="name ..." runs a subset; TEST_TIMEOUT sets the per-test limit.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export SSTVAULT=${SSTVAULT:-$PWD/sstvault}
+export SV_BUILD=$PWD/$BUILD
+export SV_FIXTURES=${SV_FIXTURES:-$(cd .. && pwd)/shared/fixtures/cassandra-sstables}
+timeout_s=${TEST_TIMEOUT:-600}
+pass=0 fail=0 skip=0 failed=""
+logdir=$BUILD/test-logs
+mkdir -p "$logdir"
+list=""
+for t in "$BUILD"/tests/test_* tests/t_*.sh; do
+	[ -e "$t" ] || continue
+	case "$t" in *.d|*.o) continue;; esac
+	name=$(basename "$t" .sh)
+	if [ -n "${TESTS:-}" ] && ! echo " $TESTS " | grep -q " $name "; then continue; fi
+	list="$list $t"
+done
+for t in $list; do
+	name=$(basename "$t" .sh)
+	start=$(date +%s%N)
+	timeout -k 10 "$timeout_s" "$t" >"$logdir/$name.log" 2>&1 </dev/null
+	rc=$?
+	ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	secs="$((ms / 1000)).$(( (ms % 1000) / 100 ))"
+	case $rc in
+	0) pass=$((pass + 1)); printf 'PASS %-32s %6ss\n' "$name" "$secs";;
+	77) skip=$((skip + 1)); printf 'SKIP %-32s (%s)\n' "$name" "$(tail -n 1 "$logdir/$name.log")";;
+	*) fail=$((fail + 1)); failed="$failed $name"
+	   printf 'FAIL %-32s rc=%d, log %s\n' "$name" "$rc" "$logdir/$name.log"
+	   tail -n 30 "$logdir/$name.log" | sed 's/^/    /';;
+	esac
+done
+[ -n "$failed" ] && echo "failed:$failed"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
