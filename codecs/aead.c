@@ -37,7 +37,8 @@ int aead_create(struct aead **out)
 	if (!a->ctx)
 		goto err;
 	/* Bind the algorithm now; keys and nonces come per call. */
-	if (EVP_EncryptInit_ex(a->ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1)
+	if (EVP_EncryptInit_ex(a->ctx, EVP_aes_256_gcm(), NULL, NULL,
+			       NULL) != 1)
 		goto err;
 	*out = a;
 	return 0;

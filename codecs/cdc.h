@@ -35,8 +35,9 @@ int cdc_init(struct cdc *c, const uint8_t gear_bytes[CDC_GEAR_BYTES],
 
 /*
  * Length of the next chunk at the start of data[0..len).
- * The caller passes as much data as it has, up to c->max. The result is a
- * boundary in [1, len]: len itself if len <= min, or if no boundary was found
+ * The caller passes as much data as it has, up to c->max (more is treated
+ * as c->max). The result is a boundary in [1, len] (0 only when len is 0):
+ * len itself if len <= min, or if no boundary was found
  * (the caller must only accept a result == len when len == c->max or the
  * input is at end of file; otherwise it reads more and calls again, which
  * gives the same answer for the same bytes).

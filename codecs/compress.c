@@ -167,9 +167,10 @@ ssize_t compress_chunk(struct compress *z, void *dst, size_t cap,
 	/*
 	 * Keep the zstd frame only if it is shorter than limit. Capping the
 	 * output room at limit - 1 makes zstd itself give up (dstSize_tooSmall)
-	 * on a chunk that will not compress well enough, usually before it
-	 * has finished, and lets dst be as small as len instead of
-	 * compress_bound(len).
+	 * as soon as the frame outgrows the limit, and lets dst be as small as
+	 * len instead of compress_bound(len). For incompressible data that is
+	 * near the end of the input, so the attempt still costs about one
+	 * full compression; the point is correctness, not speed.
 	 */
 	if (limit > 0) {
 		r = compress_data(z, dst, SV_MIN(cap, limit - 1), src, len);

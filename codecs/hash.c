@@ -33,7 +33,8 @@
  * it without allocating. If a future libxxhash grows XXH3_state_t beyond it,
  * the build must fail here rather than corrupt memory at run time.
  */
-_Static_assert(sizeof(XXH3_state_t) <= sizeof(((struct hash_stream *)0)->opaque),
+_Static_assert(sizeof(XXH3_state_t) <=
+		       sizeof(((struct hash_stream *)0)->opaque),
 	       "XXH3_state_t does not fit in struct hash_stream");
 _Static_assert(_Alignof(XXH3_state_t) <= _Alignof(struct hash_stream),
 	       "struct hash_stream is not aligned enough for XXH3_state_t");

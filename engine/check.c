@@ -18,6 +18,37 @@ struct stored {
 	uint64_t size;
 };
 
+/* Blobs found damaged by --read-data, as (pack, offset) pairs. */
+struct dmg_list {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int dmg_add(struct dmg_list *d, uint32_t pack, uint64_t off)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 64;
+		uint64_t *nv = realloc(d->v, 2 * cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		d->v = nv;
+		d->cap = cap;
+	}
+	d->v[2 * d->n] = pack;
+	d->v[2 * d->n + 1] = off;
+	d->n++;
+	return 0;
+}
+
+static int dmg_has(const struct dmg_list *d, uint32_t pack, uint64_t off)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[2 * i] == pack && d->v[2 * i + 1] == off)
+			return 1;
+	return 0;
+}
+
 struct store_list {
 	struct stored *v;
 	size_t n, cap;
@@ -56,9 +87,15 @@ static struct stored *find_stored(struct store_list *l, const char *name)
 	return bsearch(&key, l->v, l->n, sizeof(*l->v), cmp_stored);
 }
 
-/* Read every pack whole and open every blob. bad[p] marks damaged packs. */
+/*
+ * Read every pack whole and open every blob. bad[p] = 1 marks a pack that is
+ * unusable as a whole (missing, wrong size, damaged header); damaged blobs
+ * of otherwise readable packs go to dmg, so check names exactly the files
+ * that lost data.
+ */
 static int read_packs(struct repo *r, struct index *x, uint8_t *bad,
-		      struct check_result *res, int progress)
+		      struct dmg_list *dmg, struct check_result *res,
+		      int progress)
 {
 	struct blobctx *b = NULL;
 	uint8_t *buf = NULL, *out = NULL;
@@ -78,6 +115,7 @@ static int read_packs(struct repo *r, struct index *x, uint8_t *bad,
 		size_t n = 0;
 		char name[100];
 		ssize_t got;
+		int pack_bad;
 
 		if (bad[p])
 			continue;   /* already known missing */
@@ -116,6 +154,7 @@ static int read_packs(struct repo *r, struct index *x, uint8_t *bad,
 			continue;
 		}
 		res->bytes_read += size;
+		pack_bad = 0;
 		for (size_t i = 0; i < n; i++) {
 			ssize_t m = blob_open(b, ents[i].id, ents[i].raw_len,
 					      (enum sv_codec)ents[i].codec,
@@ -134,9 +173,14 @@ static int read_packs(struct repo *r, struct index *x, uint8_t *bad,
 					m == -EBADMSG ? "authentication failed" :
 					strerror((int)-m));
 				res->damaged_blobs++;
-				if (!bad[p])
+				if (!pack_bad)
 					res->damaged_packs++;
-				bad[p] = 1;
+				pack_bad = 1;
+				if (dmg_add(dmg, p, ents[i].off)) {
+					free(ents);
+					ret = -ENOMEM;
+					goto out;
+				}
 			} else if (index_lookup(x, ents[i].id, ents[i].raw_len,
 						&loc) == 0 && loc.pack == p &&
 				   loc.off != ents[i].off) {
@@ -165,10 +209,11 @@ int check_run(struct repo *r, int read_data, int progress,
 	      struct check_result *res)
 {
 	struct store_list packs = { 0 };
+	struct dmg_list dmg = { 0 };
 	struct snapshot **snaps = NULL;
 	struct index *x = NULL;
 	uint8_t *bad = NULL, *seen = NULL;
-	size_t nsnaps = 0, nobjs = 0, dmg = 0, np;
+	size_t nsnaps = 0, nobjs = 0, dsnaps = 0, np;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -232,15 +277,15 @@ int check_run(struct repo *r, int read_data, int progress,
 			res->unreferenced_packs++;
 		}
 	if (read_data) {
-		ret = read_packs(r, x, bad, res, progress);
+		ret = read_packs(r, x, bad, &dmg, res, progress);
 		if (ret)
 			goto out;
 	}
-	ret = snapshot_list(r, &snaps, &nsnaps, &dmg);
+	ret = snapshot_list(r, &snaps, &nsnaps, &dsnaps);
 	if (ret)
 		goto out;
 	res->snapshots = nsnaps;
-	res->damaged_snapshots = dmg;
+	res->damaged_snapshots = dsnaps;
 	for (size_t s = 0; s < nsnaps; s++) {
 		for (size_t i = 0; i < snaps[s]->nfiles; i++) {
 			const struct snap_file *f = &snaps[s]->files[i];
@@ -253,7 +298,8 @@ int check_run(struct repo *r, int read_data, int progress,
 						 f->chunks[k].len, &loc)) {
 					res->missing_chunks++;
 					affected = 1;
-				} else if (bad[loc.pack]) {
+				} else if (bad[loc.pack] ||
+					   dmg_has(&dmg, loc.pack, loc.off)) {
 					affected = 1;
 				}
 			}
@@ -272,6 +318,7 @@ int check_run(struct repo *r, int read_data, int progress,
 out:
 	snapshot_list_free(snaps, nsnaps);
 	free(packs.v);
+	free(dmg.v);
 	free(bad);
 	free(seen);
 	index_destroy(x);

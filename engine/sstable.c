@@ -165,13 +165,17 @@ static bool is_sai_plus(struct span s)
 
 /*
  * Classify a component name. Besides the named components Cassandra
- * accepts custom ones, so any "<word>.<alnum>" is valid (SSTABLE_C_OTHER),
- * which covers SASI "SI_<index>.db" and DSE 6.8 SAI "SAI_<idx>_<part>.db".
+ * accepts custom ones (Component.Type.CUSTOM), so any "<word>.<alnum>" is
+ * valid: SASI "SI_<index>.db" and DSE 6.8 SAI "SAI_<idx>_<part>.db" get a
+ * class of their own, everything else is SSTABLE_C_OTHER. Spaces, slashes,
+ * a second dot or a missing extension are rejected, which keeps garbage
+ * such as "Data" or "../x" from ever being taken for a component.
  * Return: enum sstable_comp, or -EINVAL.
  */
 static int classify_comp(struct span s)
 {
 	const char *dot;
+	size_t head;
 
 	for (size_t i = 0; i < SV_ARRAY_SIZE(known_comps); i++)
 		if (span_eq(s, known_comps[i].name))
@@ -181,8 +185,9 @@ static int classify_comp(struct span s)
 	dot = s.n ? memchr(s.p, '.', s.n) : NULL;
 	if (!dot)
 		return -EINVAL;
-	if (!span_all(span_of(s.p, (size_t)(dot - s.p)), is_word) ||
-	    !span_all(span_of(dot + 1, s.n - (size_t)(dot - s.p) - 1), is_alnum))
+	head = (size_t)(dot - s.p);
+	if (!span_all(span_of(s.p, head), is_word) ||
+	    !span_all(span_of(dot + 1, s.n - head - 1), is_alnum))
 		return -EINVAL;
 	if (span_ends(s, ".db") && span_starts(s, "SAI_"))
 		return SSTABLE_C_SAI;
@@ -198,6 +203,10 @@ static int classify_comp(struct span s)
 /*
  * Decimal generation (no sign, no overflow) or 4.1+ time-UUID
  * "[0-9a-z]{4}_[0-9a-z]{4}_[0-9a-z]{18}" (Cassandra's UUIDBasedSSTableId).
+ * Overflow is an error rather than a wrap: two different names must never
+ * yield the same generation, or collision renaming could merge SSTables.
+ * The UUID form is lower case only because Cassandra writes it so; an
+ * upper-case one was not written by Cassandra.
  */
 static int parse_id(struct span s, enum sstable_id_kind *kind, uint64_t *gen)
 {
@@ -261,8 +270,12 @@ static bool is_legacy_table(struct span s)
 	       span_all(span_of(dot + 1, s.n - head - 1), is_word);
 }
 
-/* Split on '-'. Return: token count, or -EINVAL (empty token or more than
- * max tokens). */
+/*
+ * Split on '-'. Empty tokens ("nb--big-Data.db") are rejected here, and so
+ * is anything with more tokens than any scheme has, so the layout parsers
+ * below can index tokens without further checks.
+ * Return: token count, or -EINVAL.
+ */
 static int split_dash(struct span s, struct span *tok, int max)
 {
 	size_t start = 0;
@@ -395,8 +408,8 @@ static bool name_chars_ok(struct span s)
 
 static bool is_uuid_char(int c)
 {
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-	       c == '-';
+	return is_digit(c) || (c >= 'a' && c <= 'f') ||
+	       (c >= 'A' && c <= 'F') || c == '-';
 }
 
 /*
@@ -436,8 +449,12 @@ int sstable_parse_name(const char *name, struct sstable_name *out)
 	memset(out, 0, sizeof(*out));
 	if (len > SSTABLE_NAME_MAX)
 		return -ENAMETOOLONG;
+	/* The character check also rejects '/', so a path can never pass
+	 * for a name, and keeps every later step within ASCII. */
 	if (len == 0 || !name_chars_ok(s))
 		return -EINVAL;
+	/* Transaction logs first: their UUID holds dashes that would
+	 * otherwise be split as name tokens. */
 	if (is_txn_log(s)) {
 		span_copy(out->version, sizeof(out->version), span_of(name, 2));
 		out->flags = SSTABLE_F_TXNLOG;
@@ -492,6 +509,10 @@ static int sb_end(struct sbuf *b, size_t max)
 	return (int)b->len;
 }
 
+/*
+ * The marker goes where Cassandra's Descriptor.filenameFor puts it: after
+ * keyspace and table in pre-2.2 names, first in newer ones.
+ */
 static void sb_key(struct sbuf *b, const struct sstable_name *n)
 {
 	const char *marker = n->temp == SSTABLE_TEMP_TMP     ? "tmp-" :
@@ -595,6 +616,8 @@ int sstable_parse_table_dir(const char *name, struct sstable_table_dir *out)
 	memset(out, 0, sizeof(*out));
 	if (len > SSTABLE_NAME_MAX)
 		return -ENAMETOOLONG;
+	/* 3.0+ keeps secondary-index SSTables in ".<index>" below the
+	 * table directory; Cassandra names never start with a dot. */
 	if (name[0] == '.') {
 		if (!span_all(span_of(name + 1, len - 1), is_word))
 			return -EINVAL;
@@ -655,6 +678,8 @@ int sstable_parse_toc(const void *data, size_t len, struct sstable_toc *toc)
 		struct span line = trim(p, nl ? nl : end);
 
 		p = nl ? nl + 1 : end;
+		/* A TOC is a set: a repeated line would otherwise be
+		 * reported missing or present twice by the check. */
 		if (line.n == 0 || toc_find(toc, line) >= 0)
 			continue;
 		if (line.n > SSTABLE_NAME_MAX || classify_comp(line) < 0) {
@@ -700,6 +725,8 @@ int sstable_check_toc(const struct sstable_toc *toc,
 		      const char *const *present, size_t n_present,
 		      struct sstable_toc_check *res)
 {
+	/* Exact comparison: Cassandra's Component.parse is case sensitive,
+	 * so "data.db" next to a TOC saying "Data.db" is not the same file. */
 	memset(res, 0, sizeof(*res));
 	if (n_present > SSTABLE_TOC_MAX)
 		return -E2BIG;
@@ -815,6 +842,8 @@ int sstable_verify_init(struct sstable_verify *v,
 {
 	EVP_MD_CTX *md;
 
+	/* zlib documents crc32(0, Z_NULL, 0) and adler32(0, Z_NULL, 0) as
+	 * the way to get each checksum's initial value (0 and 1). */
 	memset(v, 0, sizeof(*v));
 	v->want = *want;
 	v->got.kind = want->kind;
@@ -1018,11 +1047,34 @@ static int parse_iso8601(const char *s, int64_t *ms)
  * is the year 5138, 1e11 ms is 1973. */
 #define MS_THRESHOLD 100000000000LL
 
+/* A JSON number as epoch milliseconds; see sstable.h for the rule.
+ * Return: 0 or -ERANGE. */
+static int number_ms(const json_t *v, int64_t *ms)
+{
+	double d;
+
+	if (json_is_integer(v)) {
+		json_int_t i = json_integer_value(v);
+
+		if (i >= MS_THRESHOLD * 1000 || i <= -MS_THRESHOLD * 1000)
+			return -ERANGE;
+		*ms = (int64_t)i;
+		if (i < MS_THRESHOLD && i > -MS_THRESHOLD)
+			*ms *= 1000;
+		return 0;
+	}
+	/* Jackson's seconds.nanos; the negated test also catches NaN. */
+	d = json_real_value(v);
+	if (!(d > -(double)MS_THRESHOLD && d < (double)MS_THRESHOLD))
+		return -ERANGE;
+	*ms = (int64_t)llround(d * 1000.0);
+	return 0;
+}
+
 static int manifest_time(const json_t *root, const char *key, bool *has,
 			 int64_t *ms, char *err, size_t cap)
 {
 	const json_t *v = json_object_get(root, key);
-	double d;
 
 	*has = false;
 	if (!v || json_is_null(v))
@@ -1034,22 +1086,12 @@ static int manifest_time(const json_t *root, const char *key, bool *has,
 				key, json_string_value(v));
 			return -EBADMSG;
 		}
-	} else if (json_is_integer(v)) {
-		json_int_t i = json_integer_value(v);
-
-		if (i >= MS_THRESHOLD * 1000 || i <= -MS_THRESHOLD * 1000) {
-			set_err(err, cap, "manifest.json: %s out of range", key);
+	} else if (json_is_number(v)) {
+		if (number_ms(v, ms) < 0) {
+			set_err(err, cap, "manifest.json: %s out of range",
+				key);
 			return -EBADMSG;
 		}
-		*ms = (i >= MS_THRESHOLD || i <= -MS_THRESHOLD) ? (int64_t)i :
-								  (int64_t)i * 1000;
-	} else if (json_is_real(v)) {
-		d = json_real_value(v);
-		if (!(d > -(double)MS_THRESHOLD && d < (double)MS_THRESHOLD)) {
-			set_err(err, cap, "manifest.json: %s out of range", key);
-			return -EBADMSG;
-		}
-		*ms = (int64_t)llround(d * 1000.0);
 	} else {
 		set_err(err, cap,
 			"manifest.json: %s is neither a string nor a number",
@@ -1060,7 +1102,11 @@ static int manifest_time(const json_t *root, const char *key, bool *has,
 	return 0;
 }
 
-/* A relative path that stays inside the snapshot directory. */
+/*
+ * A relative path that stays inside the snapshot directory. Empty
+ * components ("a//b", trailing '/') are refused too: Cassandra never writes
+ * them, so they mean a damaged or forged manifest.
+ */
 static bool safe_rel_path(const char *s)
 {
 	const char *p = s;

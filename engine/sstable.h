@@ -124,7 +124,8 @@ struct sstable_name {
  * -ENAMETOOLONG when name is longer than SSTABLE_NAME_MAX, -EINVAL for
  * anything else.
  */
-int sstable_parse_name(const char *name, struct sstable_name *out) SV_MUST_CHECK;
+int sstable_parse_name(const char *name,
+		       struct sstable_name *out) SV_MUST_CHECK;
 
 /*
  * Rebuild the file name from a parsed (and possibly edited) struct: the
@@ -146,7 +147,8 @@ int sstable_format_name(const struct sstable_name *n, char *out,
  * Return: length written, -ENOSPC when cap is too small, -EINVAL for a
  * transaction log.
  */
-int sstable_key(const struct sstable_name *n, char *out, size_t cap) SV_MUST_CHECK;
+int sstable_key(const struct sstable_name *n, char *out,
+		size_t cap) SV_MUST_CHECK;
 
 /*
  * File name of another component of the same SSTable, e.g. the Digest or
@@ -161,7 +163,9 @@ int sstable_sibling_name(const struct sstable_name *n, const char *component,
  * The same component name with its id replaced by new_id, for restoring
  * several nodes' "nb-1-big-*" into one loader folder. Apply the same new_id
  * to every component of the SSTable: TOC, Digest and Statistics hold no
- * file names, so nothing inside the files changes. new_id is a decimal
+ * file names, so nothing inside the files changes. (2.0's Digest.sha1 does
+ * name its Data.db, as a label only: neither Cassandra nor
+ * sstable_parse_digest() checks it.) new_id is a decimal
  * generation or a base-36 time-UUID; pre-2.2 names accept only decimal.
  * Return: length written, -EINVAL (name not an SSTable component, bad
  * new_id, UUID for a legacy name), -ENAMETOOLONG, -ENOSPC.

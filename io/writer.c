@@ -69,6 +69,7 @@ struct wreq {
 struct writer {
 	unsigned flags;
 	uint32_t depth;
+	uint32_t max_io;	/* bytes per piece */
 	int uring;
 	int err;		/* sticky failure of the ring */
 	struct io_uring ring;
@@ -102,6 +103,8 @@ int writer_create(struct writer **out, const struct writer_opts *o)
 		return -ENOMEM;
 	w->depth = o && o->depth ? o->depth : WRITER_DEF_DEPTH;
 	w->flags = o ? o->flags : 0;
+	w->max_io = o && o->max_io ? SV_MIN(o->max_io, WRITER_MAX_PIECE)
+				   : WRITER_MAX_PIECE;
 	w->reqs = calloc(w->depth, sizeof(*w->reqs));
 	w->freestk = calloc(w->depth, sizeof(*w->freestk));
 	w->pend = calloc(w->depth, sizeof(*w->pend));
@@ -219,8 +222,8 @@ static void req_issue(struct writer *w, struct wreq *q)
 	size_t len = q->len - q->done;
 	int ret;
 
-	if (len > WRITER_MAX_PIECE)
-		len = WRITER_MAX_PIECE;
+	if (len > w->max_io)
+		len = w->max_io;
 	sqe = ring_get_sqe(&w->ring, &ret);
 	if (!sqe) {
 		w->err = ret;
@@ -239,7 +242,7 @@ static int req_pwrite(struct writer *w, struct wreq *q)
 	int fd = w->files[q->h].fd;
 
 	while (q->done < q->len) {
-		size_t len = SV_MIN(q->len - q->done, (size_t)WRITER_MAX_PIECE);
+		size_t len = SV_MIN(q->len - q->done, (size_t)w->max_io);
 		ssize_t n = pwrite(fd, q->buf + q->done, len,
 				   (off_t)(q->off + q->done));
 

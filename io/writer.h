@@ -29,10 +29,14 @@
 #define WRITER_F_NO_FSYNC (1u << 1) /* skip fsync (tests, scratch restores) */
 
 /* A zero field means its default; writer_create(&w, NULL) is allowed.
- * depth is 1 to 4096. */
+ * depth is 1 to 4096. max_io caps one write system call or SQE (the
+ * default, 1 GiB, stays under the kernel's limit); a longer write is done
+ * as consecutive pieces, by the same code that continues a short write, so
+ * tests set it small to exercise that path. */
 struct writer_opts {
 	uint32_t depth;     /* writes in flight, default 32 */
 	unsigned flags;
+	uint32_t max_io;    /* bytes per write piece, default 1 GiB */
 };
 
 typedef void (*writer_done_fn)(void *cookie, int res);

@@ -164,7 +164,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (size_mib == 0 || reps < 1) {
-		fprintf(stderr, "bench_codecs: --size and --reps must be >= 1\n");
+		fprintf(stderr, "bench_codecs: --size and --reps must be "
+				"positive\n");
 		return 2;
 	}
 	n = size_mib * MiB;

@@ -198,7 +198,8 @@ static void test_reference(const uint8_t *gear, const uint8_t *buf)
 		struct cdc c;
 
 		if (cdc_init(&c, gear, 64, 256, 1024) == 0)
-			CHECK(ref_next(&c, low, 1024) == cdc_next(&c, low, 1024),
+			CHECK(ref_next(&c, low, 1024) ==
+				      cdc_next(&c, low, 1024),
 			      "all-zero input differs from the reference");
 	}
 	printf("cdc_next == byte-at-a-time reference: %ld cases (%ld content "
@@ -357,7 +358,8 @@ int main(void)
 			mean = (double)(16 * MiB) / (double)m.n;
 			printf("16 MiB at 2/8/64 KiB: %zu chunks, mean %.0f "
 			       "bytes\n", m.n, mean);
-			CHECK(mean >= 0.5 * small.avg && mean <= 2.0 * small.avg,
+			CHECK(mean >= 0.5 * small.avg &&
+				      mean <= 2.0 * small.avg,
 			      "mean chunk %.0f outside [0.5, 2] x avg %u",
 			      mean, small.avg);
 			test_incremental(&small, buf, 16 * MiB, &m);

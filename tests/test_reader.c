@@ -19,9 +19,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -495,6 +502,24 @@ static void run_one(const char *name, const struct reader_opts *o,
 			      27) == 0,
 		      "%s: mode \"%s\" should be the pread fallback", name,
 		      reader_mode(ru.r));
+	/* The mode names the page-cache method the flags asked for (or a
+	 * weaker one the kernel or file system left us). */
+	if (o && !(o->flags & READER_F_SPARE_CACHE))
+		CHECK(strstr(reader_mode(ru.r), "page cache") != NULL,
+		      "%s: mode \"%s\" should keep the page cache", name,
+		      reader_mode(ru.r));
+	if (!o || (o->flags & READER_F_SPARE_CACHE))
+		CHECK(strstr(reader_mode(ru.r), "page cache") == NULL,
+		      "%s: mode \"%s\" should spare the page cache", name,
+		      reader_mode(ru.r));
+	if (o && (o->flags & READER_F_NO_DONTCACHE))
+		CHECK(strstr(reader_mode(ru.r), "RWF_DONTCACHE") == NULL,
+		      "%s: mode \"%s\" despite READER_F_NO_DONTCACHE", name,
+		      reader_mode(ru.r));
+	if (o && (o->flags & READER_F_NO_DIRECT))
+		CHECK(strstr(reader_mode(ru.r), "O_DIRECT") == NULL,
+		      "%s: mode \"%s\" despite READER_F_NO_DIRECT", name,
+		      reader_mode(ru.r));
 	if (ru.count_fds) {
 		printf("%-28s at most %d descriptors open\n", name, ru.max_fds);
 		/* The cap is 64 files (two descriptors each in O_DIRECT
@@ -578,6 +603,157 @@ static void test_env(void)
 	CHECK(ret == -EINVAL, "opts: nbufs 5000 gave %d, expected -EINVAL",
 	      ret);
 	reader_destroy(r);
+}
+
+/*
+ * A real "no io_uring" environment, as a container's seccomp profile makes
+ * it: in a child, io_uring_setup() fails with ENOSYS. The reader must fall
+ * back by itself, say why, and still deliver the right bytes.
+ */
+static void test_seccomp(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = SV_ARRAY_SIZE(f), .filter = f };
+	const struct tfile *t = NULL;
+	int status = 0;
+	pid_t pid;
+
+	for (size_t i = 0; i < g_nfiles; i++)
+		if (g_files[i].kind == K_OK && g_files[i].size == BIG_SIZE)
+			t = &g_files[i];
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct reader *r = NULL;
+		struct rbuf *b;
+		uint64_t h = FNV_INIT;
+		int ret, bad = 0;
+
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
+			printf("%-28s skipped: no seccomp (%s)\n", "seccomp",
+			       strerror(errno));
+			_exit(77);
+		}
+		if (reader_create(&r, NULL) != 0 ||
+		    reader_add(r, t->path, t->size, t->mtime_ns, NULL) != 0)
+			_exit(1);
+		while ((ret = reader_next(r, &b)) == 0) {
+			bad |= b->err != 0;
+			h = fnv(h, b->data, b->len);
+			reader_release(r, b);
+		}
+		printf("%-28s mode: %s\n", "seccomp io_uring=ENOSYS",
+		       reader_mode(r));
+		bad |= ret != 1 || h != t->hash;
+		bad |= strstr(reader_mode(r), "pread (io_uring unavailable: "
+			      "Function not implemented)") != reader_mode(r);
+		reader_destroy(r);
+		fflush(stdout);
+		_exit(bad);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid &&
+	      WIFEXITED(status) &&
+	      (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 77),
+	      "seccomp: the fallback failed without io_uring (status %d)",
+	      status);
+}
+
+/*
+ * The fallbacks at run time: on tmpfs (/dev/shm) uncached reads are
+ * refused with EOPNOTSUPP after the reads were submitted. The reads in
+ * flight must be retried, the reader must move on to the next method, and
+ * the bytes and order must not suffer.
+ */
+static void test_runtime_fallback(void)
+{
+	static const unsigned flags[] = {
+		READER_F_SPARE_CACHE,
+		READER_F_SPARE_CACHE | READER_F_NO_URING,
+		READER_F_SPARE_CACHE | READER_F_NO_DIRECT,
+	};
+	enum { NF = 20 };
+	struct tfile t[NF];
+	char dir[64], path[PATH_MAX];
+	struct statfs sfs;
+	struct iovec iov;
+	uint8_t probe[16];
+	int refused = 0, fd;
+
+	snprintf(dir, sizeof(dir), "/dev/shm/sv_test_reader_XXXXXX");
+	if (statfs("/dev/shm", &sfs) < 0 || sfs.f_type != TMPFS_MAGIC_ ||
+	    !mkdtemp(dir)) {
+		printf("%-28s skipped: no tmpfs at /dev/shm\n", "fallback");
+		return;
+	}
+	for (int i = 0; i < NF; i++) {
+		snprintf(path, sizeof(path), "%s/f%02d", dir, i);
+		make_file(&t[i], path, 150001 + (uint64_t)i * 4096, 500 + i);
+	}
+	/* Does this kernel refuse RWF_DONTCACHE on tmpfs? */
+	fd = open(t[0].path, O_RDONLY | O_CLOEXEC);
+	iov.iov_base = probe;
+	iov.iov_len = sizeof(probe);
+	if (fd >= 0 && preadv2(fd, &iov, 1, 0, 0x80) < 0 &&
+	    (errno == EOPNOTSUPP || errno == EINVAL))
+		refused = 1;
+	if (fd >= 0)
+		close(fd);
+	for (size_t m = 0; m < SV_ARRAY_SIZE(flags); m++) {
+		struct reader_opts o = { .buf_size = 65536, .nbufs = 8,
+					 .flags = flags[m] };
+		struct reader *r = NULL;
+		struct rbuf *b;
+		uint64_t h = FNV_INIT, off = 0;
+		uint32_t cur = 0;
+		int ret, bad = 0;
+
+		if (reader_create(&r, &o) != 0) {
+			CHECK(0, "fallback: reader_create");
+			continue;
+		}
+		for (int i = 0; i < NF; i++)
+			if (reader_add(r, t[i].path, t[i].size, t[i].mtime_ns,
+				       NULL) != i)
+				bad = 1;
+		while ((ret = reader_next(r, &b)) == 0) {
+			uint8_t exp[65536];
+
+			bad |= b->file != cur || b->off != off || b->err != 0;
+			if (b->file < NF && b->len <= sizeof(exp)) {
+				gen(t[b->file].seed, b->off, exp, b->len);
+				bad |= memcmp(exp, b->data, b->len) != 0;
+			}
+			h = fnv(h, b->data, b->len);
+			off += b->len;
+			if (b->last) {
+				bad |= h != t[cur].hash;
+				h = FNV_INIT;
+				off = 0;
+				cur++;
+			}
+			reader_release(r, b);
+		}
+		CHECK(!bad && ret == 1 && cur == NF, "fallback: flags %#x: "
+		      "wrong order, bytes or errors (ret %d, %u files)",
+		      flags[m], ret, cur);
+		printf("%-28s flags %#x mode: %s\n", "tmpfs (no DONTCACHE)",
+		       flags[m], reader_mode(r));
+		if (refused)
+			CHECK(!strstr(reader_mode(r), "RWF_DONTCACHE"),
+			      "fallback: mode \"%s\" after EOPNOTSUPP",
+			      reader_mode(r));
+		reader_destroy(r);
+	}
+	for (int i = 0; i < NF; i++)
+		unlink(t[i].path);
+	rmdir(dir);
 }
 
 /* Fraction (per mille) of path's pages in the page cache. */
@@ -763,6 +939,8 @@ int main(void)
 	}
 	test_enobufs();
 	test_env();
+	test_seccomp();
+	test_runtime_fallback();
 	test_cache();
 	rm_tree();
 	free(g_files);

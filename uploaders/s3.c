@@ -1212,6 +1212,8 @@ static void req_finished(struct s3_priv *p, struct s3_req *r)
 		seterr_req(p, r, "%s (gave up after %u attempts)", r->emsg,
 			   r->attempt + 1);
 		res = -EAGAIN;
+	} else if (v == V_FAIL && res == -ERANGE && r->kind == RK_RANGE) {
+		res = 0;  /* 416: the range starts at or after the end */
 	} else if (v == V_FAIL) {
 		seterr_req(p, r, "%s", r->emsg);
 	} else {
@@ -1247,13 +1249,12 @@ static int drain(struct s3_priv *p)
 
 /* Refill the buckets and resume paused transfers that may go on,
  * starting one further each call so no transfer is always last. */
-static int limiter_tick(struct s3_priv *p)
+static void limiter_tick(struct s3_priv *p)
 {
 	uint64_t ns;
-	int wait = 0;
 
 	if (!p->up.rate && !p->down.rate)
-		return 0;
+		return;
 	ns = now_ns();
 	tb_refill(&p->up, ns);
 	tb_refill(&p->down, ns);
@@ -1264,24 +1265,36 @@ static int limiter_tick(struct s3_priv *p)
 		if (!r->paused || !r->in_multi)
 			continue;
 		b = r->paused == PAUSE_SEND ? &p->up : &p->down;
-		if (b->tokens <= 0) {
-			int w = tb_wait_ms(b);
-
-			if (!wait || w < wait)
-				wait = w;
+		if (b->tokens <= 0)
 			continue;
-		}
 		r->paused = PAUSE_NONE;
 		/* May call our callback at once, which may pause again. */
 		curl_easy_pause(r->easy, CURLPAUSE_CONT);
-		if (r->paused) {
-			int w = tb_wait_ms(b);
-
-			if (!wait || w < wait)
-				wait = w;
-		}
 	}
 	p->rr++;
+}
+
+/* How long until a paused transfer may go on (0: none is paused). A
+ * paused transfer has no socket event to wake curl_multi_poll(), so this
+ * bounds the sleep. */
+static int limiter_wait(const struct s3_priv *p)
+{
+	int wait = 0;
+
+	if (!p->up.rate && !p->down.rate)
+		return 0;
+	for (unsigned i = 0; i < p->nreq; i++) {
+		const struct s3_req *r = &p->reqs[i];
+		int w;
+
+		if (!r->paused || !r->in_multi)
+			continue;
+		w = tb_wait_ms(r->paused == PAUSE_SEND ? &p->up : &p->down);
+		if (!w)
+			w = 1;
+		if (!wait || w < wait)
+			wait = w;
+	}
 	return wait;
 }
 
@@ -1297,12 +1310,13 @@ static int s3_step(struct s3_priv *p, int max_wait_ms)
 	int running, n, wait, tw;
 	long ct = -1;
 
-	tw = limiter_tick(p);
+	limiter_tick(p);
 	wake = pump(p, now);
 	curl_multi_perform(p->multi, &running);
 	n = drain(p);
 	if (n > 0 || max_wait_ms == 0)
 		return n;
+	tw = limiter_wait(p);
 	wait = max_wait_ms < 0 ? 1000 : max_wait_ms;
 	curl_multi_timeout(p->multi, &ct);
 	if (ct >= 0 && ct < wait)
@@ -2356,6 +2370,7 @@ static int s3_complete(struct uploader *u, struct upl_write *w)
 	if (!rc)
 		rc = (int)sync_run(p, r);
 	attempts = r->attempt;
+	got[0] = '\0';
 	if (!rc) {
 		xml_get(got, sizeof(got), r->body.data,
 			r->body.data + r->body.len, "ETag");
@@ -2365,20 +2380,27 @@ static int s3_complete(struct uploader *u, struct upl_write *w)
 			if (got[0] && got[strlen(got) - 1] == '"')
 				got[strlen(got) - 1] = '\0';
 		}
-		if (strcasecmp(got, expect)) {
-			seterr_req(p, r, "multipart etag '%s', expected %s",
-				   got, expect);
-			rc = -EIO;
-		}
 	}
-	if (rc == -ENOENT && attempts > 0 && !strcmp(r->code, "NoSuchUpload")) {
-		/* An earlier attempt completed it and the answer was lost:
-		 * the object is there if its ETag is ours. */
-		sync_release(r);
-		r = NULL;
-		if (!head_key(p, up->key, NULL, got, sizeof(got)) &&
-		    !strcasecmp(got, expect))
+	sync_release(r);
+	r = NULL;
+	/*
+	 * Ceph 16's gateway answers with an empty <ETag></ETag>; and when an
+	 * earlier attempt completed the upload but its answer was lost, the
+	 * retry gets NoSuchUpload. In both cases the object's own ETag (a
+	 * HEAD) tells whether what is there is what we sent.
+	 */
+	if ((!rc && !got[0]) || (rc == -ENOENT && attempts > 0)) {
+		int hrc = head_key(p, up->key, NULL, got, sizeof(got));
+
+		if (!hrc)
 			rc = 0;
+		else if (!rc)
+			rc = hrc;
+	}
+	if (!rc && strcasecmp(got, expect)) {
+		uploader_seterr(u, "s3://%s/%s: POST multipart etag '%s', "
+				"expected %s", p->bucket, up->key, got, expect);
+		rc = -EIO;
 	}
 	if (rc)
 		goto out;
@@ -2428,11 +2450,17 @@ static int s3_abort(struct uploader *u, struct upl_write *w)
 	struct s3_upload *up = w->priv;
 	int rc = 0;
 
+	char saved[sizeof(u->errbuf)];
+
 	if (!up)
 		return 0;
+	/* abort() follows a failure: keep its detail unless we fail too. */
+	memcpy(saved, u->errbuf, sizeof(saved));
 	cancel_parts(p, up);
 	if (up->upload_id[0])
 		rc = abort_id(p, up->key, up->upload_id);
+	if (!rc)
+		memcpy(u->errbuf, saved, sizeof(saved));
 	if (rc)
 		uploader_seterr(u, "s3://%s/%s: cannot abort upload %s; "
 				"`sstvault uploads abort` can retry it",
@@ -2513,7 +2541,7 @@ static int s3_reap(struct uploader *u, struct upl_event *ev, int max,
 {
 	struct s3_priv *p = priv_of(u);
 	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX :
-			    now_ms() + (uint64_t)timeout_ms;
+			    now_ms() + (uint64_t)timeout_ms, now;
 	int n;
 
 	if (max <= 0)
@@ -2525,8 +2553,7 @@ static int s3_reap(struct uploader *u, struct upl_event *ev, int max,
 		/* Nothing can complete if nothing is moving. */
 		if (!async_busy(p))
 			return 0;
-		uint64_t now = now_ms();
-
+		now = now_ms();
 		if (now >= deadline)
 			return 0;
 		s3_step(p, deadline == UINT64_MAX ? 1000 :
