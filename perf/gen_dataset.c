@@ -460,23 +460,51 @@ static const char *const reactions[] = {
  */
 static char *corpus;
 
+#define N_PHRASES 768
+
+/*
+ * Text is made of phrases (runs of 2-6 words) rather than single words:
+ * real messages repeat word sequences, which is what gives LZ4 matches
+ * longer than one word.  Phrases and words are both drawn with a skew.
+ */
 static int corpus_build(uint64_t seed)
 {
 	struct rng r;
 	size_t pos = 0;
+	char *phr = malloc((size_t)N_PHRASES * 64);
 
 	corpus = malloc(CORPUS_LEN);
-	if (!corpus)
+	if (!corpus || !phr) {
+		free(phr);
 		return -ENOMEM;
+	}
 	rng_init(&r, mix3(seed, 0xc0705, 1));
-	while (pos < CORPUS_LEN - 64) {
-		uint32_t n = rng_range(&r, 4, 16);
+	for (int i = 0; i < N_PHRASES; i++) {
+		uint32_t n = rng_range(&r, 2, 6);
+		size_t l = 0;
 
-		for (uint32_t i = 0; i < n && pos < CORPUS_LEN - 64; i++) {
+		for (uint32_t k = 0; k < n; k++) {
 			const char *w = words[rng_skew3(&r, SV_ARRAY_SIZE(words))];
-			size_t l = strlen(w);
+			size_t wl = strlen(w);
 
-			if (rng_below(&r, 20) == 0) {
+			if (l + wl + 2 > 63)
+				break;
+			if (k)
+				phr[i * 64 + l++] = ' ';
+			memcpy(phr + i * 64 + l, w, wl);
+			l += wl;
+		}
+		phr[i * 64 + l] = '\0';
+	}
+	while (pos < CORPUS_LEN - 128) {
+		uint32_t n = rng_range(&r, 2, 5);
+		size_t start = pos;
+
+		for (uint32_t i = 0; i < n; i++) {
+			const char *ph = phr + 64 * rng_skew3(&r, N_PHRASES);
+			size_t l = strlen(ph);
+
+			if (rng_below(&r, 10) == 0) {
 				uint8_t tmp[24], *e;
 
 				e = put_dec(tmp, rng_below(&r, 5000), 1);
@@ -484,18 +512,19 @@ static int corpus_build(uint64_t seed)
 				pos += (size_t)(e - tmp);
 				corpus[pos++] = ' ';
 			}
-			memcpy(corpus + pos, w, l);
-			if (i == 0 && corpus[pos] >= 'a' && corpus[pos] <= 'z')
-				corpus[pos] = (char)(corpus[pos] - 32);
+			memcpy(corpus + pos, ph, l);
 			pos += l;
-			if (i + 1 < n && rng_below(&r, 12) == 0)
+			if (i + 1 < n && rng_below(&r, 5) == 0)
 				corpus[pos++] = ',';
 			corpus[pos++] = ' ';
 		}
+		if (corpus[start] >= 'a' && corpus[start] <= 'z')
+			corpus[start] = (char)(corpus[start] - 32);
 		corpus[pos - 1] = rng_below(&r, 8) ? '.' : '!';
 		corpus[pos++] = ' ';
 	}
 	memset(corpus + pos, ' ', CORPUS_LEN - pos);
+	free(phr);
 	return 0;
 }
 
