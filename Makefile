@@ -8,6 +8,9 @@
 #   make bench    benchmarks (perf/), never part of make test
 
 BUILD   ?= build
+# The default build puts the binary at ./sstvault; sanitizer builds keep
+# theirs inside their build directory so the two never overwrite each other.
+SV_BIN  ?= sstvault
 CC      ?= cc
 PKGS    := liburing libzstd libxxhash libcrypto libcurl jansson yaml-0.1 zlib liblz4
 WARN    := -Wall -Wextra -Werror -Wshadow -Wcast-align -Wstrict-prototypes \
@@ -32,11 +35,11 @@ PERF_BIN := $(PERF_SRC:perf/%.c=$(BUILD)/perf/%)
 
 .PHONY: all test test-run demo asan tsan deps clean bench check-layering style tools
 
-all: sstvault tools
+all: $(SV_BIN) tools
 
 tools: $(PERF_BIN)
 
-sstvault: $(BUILD)/engine/main.o $(BUILD)/libsv.a
+$(SV_BIN): $(BUILD)/engine/main.o $(BUILD)/libsv.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libsv.a: $(LIB_OBJ)
@@ -64,17 +67,17 @@ test: deps
 	@$(MAKE) --no-print-directory test-run
 
 test-run: all $(TEST_BIN) check-layering
-	@BUILD=$(BUILD) SSTVAULT=$(CURDIR)/sstvault tests/run.sh
+	@BUILD=$(BUILD) SSTVAULT=$(CURDIR)/$(SV_BIN) tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=address,undefined OPT="-O1 -g" test-run
+	@$(MAKE) --no-print-directory BUILD=build-asan SV_BIN=build-asan/sstvault SAN=address,undefined OPT="-O1 -g" test-run
 
 tsan: deps
-	@$(MAKE) --no-print-directory BUILD=build-tsan SAN=thread OPT="-O1 -g" test-run
+	@$(MAKE) --no-print-directory BUILD=build-tsan SV_BIN=build-tsan/sstvault SAN=thread OPT="-O1 -g" test-run
 
 bench: deps
 	@$(MAKE) --no-print-directory all

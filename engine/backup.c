@@ -24,9 +24,11 @@
 #include "codecs/hash.h"
 #include "engine/backup.h"
 #include "engine/blob.h"
+#include "engine/cassandra.h"
 #include "engine/index.h"
 #include "engine/pack.h"
 #include "engine/queue.h"
+#include "engine/sstable.h"
 #include "engine/util.h"
 #include "io/reader.h"
 #include "io/walk.h"
@@ -41,6 +43,9 @@ struct bfile {
 	uint32_t seq;             /* next chunk number (main thread) */
 	uint32_t cap;             /* chunk array capacity */
 	int failed;               /* set by the main thread */
+	int cached;               /* chunks came from the catalog */
+	int has_cdigest;          /* verify Cassandra's digest on the way */
+	struct sstable_verify cv; /* main thread only */
 };
 
 struct job {
@@ -70,6 +75,7 @@ struct ctx {
 	uint64_t bytes_read;          /* main thread */
 	uint64_t warnings;            /* main thread */
 	uint64_t total_bytes;         /* main thread, set after the walk */
+	uint64_t damaged;             /* main thread: Cassandra digest failed */
 	double t0, last_progress;
 };
 
@@ -158,13 +164,21 @@ static int walk_cb(void *arg, const struct walk_entry *e)
 		if (!f->target)
 			return -ENOMEM;
 	}
-	if (c->o->select && !c->o->select(c->o->select_arg, w->root_path,
-					  e->rel, f)) {
-		/* Filtered out: drop the entry we just added. */
-		free(f->path);
-		free(f->target);
-		c->snap->nfiles--;
-		return e->type == 'd' ? 1 : 0;
+	if (c->o->select) {
+		int sel = c->o->select(c->o->select_arg, c->snap, w->root_path,
+				       e->rel, f);
+
+		if (sel < 0)
+			return sel;
+		if (sel != BACKUP_TAKE) {
+			/* Filtered out: drop the entry we just added. */
+			f = &c->snap->files[c->snap->nfiles - 1];
+			free(f->path);
+			free(f->target);
+			c->snap->nfiles--;
+			return sel == BACKUP_DESCEND ? 0 : e->type == 'd';
+		}
+		f = &c->snap->files[c->snap->nfiles - 1];
 	}
 	if (e->type != 'f')
 		return 0;
@@ -331,6 +345,40 @@ static int feed(struct ctx *c, struct bfile *bf, struct window *w,
 	return 0;
 }
 
+/* Cassandra's own digest of a Data.db, checked as the bytes go by: a
+ * mismatch means the source is damaged. The file is still backed up (it is
+ * what the node has), counted and reported. */
+static void start_cdigest(struct ctx *c, struct bfile *bf,
+			  const struct snap_file *f)
+{
+	struct sstable_digest d;
+
+	(void)c;
+	if (!f->cass.cdigest[0] || cass_digest_parse(f->cass.cdigest, &d))
+		return;
+	bf->has_cdigest = sstable_verify_init(&bf->cv, &d) == 0;
+}
+
+static void finish_cdigest(struct ctx *c, struct bfile *bf,
+			   const struct snap_file *f)
+{
+	char want[64], got[64];
+
+	if (!bf->has_cdigest)
+		return;
+	bf->has_cdigest = 0;
+	if (sstable_verify_final(&bf->cv) == 0)
+		return;
+	if (sstable_format_digest(&bf->cv.want, want, sizeof(want)) < 0 ||
+	    sstable_format_digest(&bf->cv.got, got, sizeof(got)) < 0)
+		want[0] = got[0] = '\0';
+	log_warn("damaged source: %s does not match its Cassandra digest "
+		 "(expected %s, file has %s); backed up as it is - repair or "
+		 "rebuild this SSTable on the node", f->path, want, got);
+	c->damaged++;
+	c->warnings++;
+}
+
 static int read_all(struct ctx *c, struct reader *rd)
 {
 	struct window w = { 0 };
@@ -363,6 +411,7 @@ static int read_all(struct ctx *c, struct reader *rd)
 			cur = bf;
 			w.pos = w.len = 0;
 			hash_stream_init(&bf->hs, c->r->id_secret);
+			start_cdigest(c, bf, f);
 			f->chunks = calloc(bf->cap, sizeof(*f->chunks));
 			if (!f->chunks) {
 				reader_release(rd, b);
@@ -371,6 +420,8 @@ static int read_all(struct ctx *c, struct reader *rd)
 			}
 		}
 		if (!bf->failed && !b->err && b->len) {
+			if (bf->has_cdigest)
+				sstable_verify_update(&bf->cv, b->data, b->len);
 			ret = feed(c, bf, &w, b->data, b->len);
 			c->bytes_read += b->len;
 		}
@@ -387,6 +438,11 @@ static int read_all(struct ctx *c, struct reader *rd)
 			f->nchunks = bf->seq;
 			hash_stream_final(&bf->hs, f->digest);
 			f->has_digest = 1;
+			finish_cdigest(c, bf, f);
+		}
+		if (b->last && bf->has_cdigest) {
+			sstable_verify_release(&bf->cv);
+			bf->has_cdigest = 0;
 		}
 		reader_release(rd, b);
 		if (ret)
@@ -528,6 +584,25 @@ int backup_run(struct repo *r, const struct backup_opts *o,
 			goto out;
 		}
 	}
+	if (o->catalog) {
+		for (size_t i = 0; i < c->nfiles; i++) {
+			struct snap_file *f =
+				&c->snap->files[c->files[i].snap_idx];
+
+			ret = o->catalog(o->catalog_arg, c->idx, c->snap, f);
+			if (ret < 0)
+				goto out;
+			if (ret == 1) {
+				c->files[i].cached = 1;
+				res->catalog_hits++;
+				res->catalog_bytes += f->size;
+				c->total_bytes -= f->size;
+			}
+		}
+		ret = 0;
+	}
+	if (o->after_walk_hook && system(o->after_walk_hook) != 0)
+		log_warn("after-walk hook failed: %s", o->after_walk_hook);
 	ret = setup(c, threads);
 	if (ret)
 		goto out;
@@ -569,6 +644,8 @@ int backup_run(struct repo *r, const struct backup_opts *o,
 		struct snap_file *f = &c->snap->files[c->files[i].snap_idx];
 		char path[PATH_MAX];
 
+		if (c->files[i].cached)
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", o->roots[f->root],
 			 f->path);
 		ret = reader_add(rd, path, f->size, f->mtime_ns, &c->files[i]);
@@ -627,7 +704,7 @@ out:
 		s->stats.bytes_stored = packer_stats(c->packer)->blob_bytes;
 		s->stats.chunks = atomic_load(&c->chunks);
 		s->stats.chunks_new = atomic_load(&c->chunks_new);
-		s->stats.damaged = 0;
+		s->stats.damaged = c->damaged;
 		ret = snapshot_save(r, s);
 		if (ret)
 			log_err("cannot write snapshot: %s", r->up->errbuf);
@@ -638,6 +715,11 @@ out:
 		res->packs = packer_stats(c->packer)->packs;
 	}
 	res->warnings = c->warnings;
+	res->damaged_sources = c->damaged;
+	if (!ret && o->keep_snapshot) {
+		res->snap = c->snap;
+		c->snap = NULL;
+	}
 	res->secs = util_mono() - c->t0;
 	packer_destroy(c->packer);
 	reader_destroy(rd);

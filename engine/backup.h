@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include "include/sv.h"
 #include "engine/repo.h"
+#include "engine/index.h"
 #include "engine/snapshot.h"
 
 struct backup_source {
@@ -31,14 +32,38 @@ struct backup_opts {
 	int keep_cache;             /* do not spare the page cache */
 	int progress;               /* 1: print progress lines */
 	int json;                   /* JSON progress events on stdout */
-	/* Optional file filter: return 0 to skip a file (after it was
-	 * reported), and optionally fill the Cassandra identity. */
-	int (*select)(void *arg, const char *root, const char *rel,
-		      struct snap_file *f);
+	/*
+	 * Optional filter, called for every walked entry with its snapshot
+	 * entry already filled: return BACKUP_SKIP to leave it out (a
+	 * directory's contents too), BACKUP_TAKE to keep it, or, for a
+	 * directory, BACKUP_DESCEND to walk into it without recording it.
+	 * It may fill f->cass (identity, Cassandra digest) and append to
+	 * the snapshot's schema text. Negative values abort the backup.
+	 */
+	int (*select)(void *arg, struct snapshot *s, const char *root,
+		      const char *rel, struct snap_file *f);
 	void *select_arg;
+	/*
+	 * Optional catalog: called for every regular file before it is
+	 * read. Return 1 after filling f->chunks/nchunks/digest from a
+	 * previous backup of the very same file (identity: data dir, inode,
+	 * size, mtime, Cassandra identity); the file is then not read. The
+	 * chunks must be committed in the index (check with index_lookup).
+	 */
+	int (*catalog)(void *arg, struct index *idx, const struct snapshot *s,
+		       struct snap_file *f);
+	void *catalog_arg;
+	/* Shell command run after discovery, before reading (tests use it
+	 * to change the source while a backup runs). */
+	const char *after_walk_hook;
 	const char *type;           /* "tree" unless set by the caller */
 	const char *schema;         /* schema text to embed, or NULL */
+	int keep_snapshot;          /* hand the snapshot back in result */
 };
+
+#define BACKUP_SKIP 0
+#define BACKUP_TAKE 1
+#define BACKUP_DESCEND 2
 
 struct backup_result {
 	char id[2 * SV_OID_LEN + 1];
@@ -48,6 +73,11 @@ struct backup_result {
 	double secs;
 	size_t memory;              /* worst-case bytes, computed at start */
 	char io_mode[160];
+	uint64_t catalog_hits;      /* files not read thanks to the catalog */
+	uint64_t catalog_bytes;
+	uint64_t damaged_sources;   /* files whose Cassandra digest failed */
+	struct snapshot *snap;      /* the saved snapshot, if keep_snapshot;
+				     * the caller frees it */
 };
 
 /*

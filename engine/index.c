@@ -343,7 +343,9 @@ static int parse_object(struct index *x, const uint8_t *p, size_t len)
 			pack_entry_get(p + pos + SV_OID_LEN + 12 +
 					       (size_t)k * PACK_ENTRY_LEN,
 				       &pe[k]);
-			if (pe[k].off + pe[k].stored_len > size) {
+			/* Written so that a hostile offset cannot wrap. */
+			if (pe[k].off > size ||
+			    pe[k].stored_len > size - pe[k].off) {
 				free(pe);
 				return -EBADMSG;
 			}
@@ -452,4 +454,11 @@ int index_write_new(struct index *x, struct repo *r)
 	}
 	free(buf);
 	return ret;
+}
+
+/* ---- for tests and fuzzing only ---- */
+
+int index_parse_object(struct index *x, const uint8_t *p, size_t len)
+{
+	return parse_object(x, p, len);
 }

@@ -103,4 +103,15 @@ int index_write_new(struct index *x, struct repo *r) SV_MUST_CHECK;
 /* Object name of a pack: "data/<2 hex>/<64 hex>" into out (100 bytes). */
 void index_pack_name(const uint8_t oid[SV_OID_LEN], char *out, size_t cap);
 
+/* ---- for tests and fuzzing only ---- */
+
+/*
+ * Parse the plaintext of one index object (docs/FORMAT.md section 6) into x,
+ * as index_load() does after unsealing it; packs are added with is_new
+ * unset. On failure x may hold the packs parsed before the damage.
+ * Return: 0, -EBADMSG (malformed), -ENOMEM.
+ */
+int index_parse_object(struct index *x, const uint8_t *p,
+		       size_t len) SV_MUST_CHECK;
+
 #endif

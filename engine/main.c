@@ -17,7 +17,11 @@
 
 #include <jansson.h>
 
+#include <grp.h>
+#include <pwd.h>
+
 #include "engine/backup.h"
+#include "engine/cassandra.h"
 #include "engine/check.h"
 #include "engine/repo.h"
 #include "engine/restore.h"
@@ -47,7 +51,10 @@ enum cmd {
 enum opt_id {
 	O_REPO = 256, O_PASSFILE, O_DATADIR, O_TARGET, O_TAG, O_NODE,
 	O_CLUSTER, O_JSON, O_THREADS, O_NO_URING, O_KEEP_CACHE, O_FORCE,
-	O_READ_DATA, O_LAYOUT, O_ZSTD_LEVEL, O_NO_FSYNC, O_HELP = 'h',
+	O_READ_DATA, O_LAYOUT, O_ZSTD_LEVEL, O_NO_FSYNC, O_SNAPSHOT,
+	O_INCREMENTAL, O_SNAPSHOT_CMD, O_YAML, O_KEYSPACE, O_TABLE, O_EXCLUDE,
+	O_INCLUDE_SYSTEM, O_SCHEMA_FILE, O_DC, O_RACK, O_HOST_ID,
+	O_CLEAR_INCR, O_CLEAR_SNAP, O_AT, O_OWNER, O_HELP = 'h',
 	O_VERBOSE = 'v', O_QUIET = 'q',
 };
 
@@ -67,14 +74,49 @@ static const struct opt opts[] = {
 	{ "data-dir", O_DATADIR, 1, C_BACKUP, "DIR",
 	  "directory to back up; repeat for several (JBOD)" },
 	{ "tag", O_TAG, 1, C_BACKUP, "TAG", "label stored with the snapshot" },
-	{ "node", O_NODE, 1, C_BACKUP, "NAME",
-	  "node name stored with the snapshot (default: host name)" },
+	{ "snapshot", O_SNAPSHOT, 1, C_BACKUP, "TAG",
+	  "back up snapshots/TAG/ of every selected table (Cassandra mode)" },
+	{ "incremental", O_INCREMENTAL, 0, C_BACKUP, NULL,
+	  "back up backups/ of every selected table (Cassandra mode)" },
+	{ "snapshot-command", O_SNAPSHOT_CMD, 1, C_BACKUP, "CMD",
+	  "run CMD first, {tag} replaced, e.g. 'nodetool snapshot -t {tag}'" },
+	{ "cassandra-yaml", O_YAML, 1, C_BACKUP, "FILE",
+	  "take data_file_directories and cluster_name from cassandra.yaml" },
+	{ "keyspace", O_KEYSPACE, 1, C_BACKUP | C_RESTORE, "KS",
+	  "only this keyspace (repeatable)" },
+	{ "table", O_TABLE, 1, C_BACKUP | C_RESTORE, "KS.TABLE",
+	  "only this table (repeatable)" },
+	{ "exclude", O_EXCLUDE, 1, C_BACKUP, "KS[.TABLE]",
+	  "leave out a keyspace or table (repeatable)" },
+	{ "include-system", O_INCLUDE_SYSTEM, 0, C_BACKUP, NULL,
+	  "also back up system, system_traces, system_views, "
+	  "system_virtual_schema" },
+	{ "schema-file", O_SCHEMA_FILE, 1, C_BACKUP, "FILE",
+	  "store this schema (cqlsh -e 'DESC SCHEMA') with the backup" },
+	{ "node", O_NODE, 1, C_BACKUP | C_RESTORE, "NAME",
+	  "backup: node name (default: host name); restore: node to "
+	  "restore, repeatable, or 'all'" },
 	{ "cluster", O_CLUSTER, 1, C_BACKUP, "NAME",
 	  "cluster name stored with the snapshot" },
+	{ "dc", O_DC, 1, C_BACKUP, "NAME", "data center stored with the snapshot" },
+	{ "rack", O_RACK, 1, C_BACKUP, "NAME", "rack stored with the snapshot" },
+	{ "host-id", O_HOST_ID, 1, C_BACKUP, "UUID",
+	  "Cassandra host id stored with the snapshot" },
+	{ "clear-incrementals", O_CLEAR_INCR, 0, C_BACKUP, NULL,
+	  "after a committed --incremental backup, delete the backed-up "
+	  "files from backups/" },
+	{ "clear-snapshot", O_CLEAR_SNAP, 0, C_BACKUP, NULL,
+	  "after a committed --snapshot backup, remove the snapshot" },
+	{ "at", O_AT, 1, C_RESTORE, "TIME",
+	  "point in time: last snapshot backup before TIME plus later "
+	  "incrementals (RFC 3339, 'YYYY-MM-DD HH:MM:SS' UTC, or @epoch)" },
+	{ "owner", O_OWNER, 1, C_RESTORE, "USER:GROUP",
+	  "chown restored files and directories" },
 	{ "target", O_TARGET, 1, C_RESTORE, "DIR",
 	  "directory to restore into (must be empty unless --force)" },
-	{ "layout", O_LAYOUT, 1, C_RESTORE, "tree",
-	  "restore layout: tree recreates the backed-up directories" },
+	{ "layout", O_LAYOUT, 1, C_RESTORE, "LAYOUT",
+	  "loader (OUT/ks/table/, default for Cassandra backups), data-dir "
+	  "(OUT/ks/table-id/) or tree (the backed-up directories)" },
 	{ "force", O_FORCE, 0, C_RESTORE,
 	  NULL, "restore into a non-empty target, replacing files" },
 	{ "no-fsync", O_NO_FSYNC, 0, C_RESTORE, NULL,
@@ -105,12 +147,17 @@ struct cmdinfo {
 static const struct cmdinfo cmds[] = {
 	{ "init", C_INIT, "init --repo REPO --password-file FILE",
 	  "Create a new encrypted repository." },
-	{ "backup", C_BACKUP, "backup --data-dir DIR [--data-dir DIR...]",
-	  "Back up directories; only chunks the repository lacks are "
-	  "stored." },
+	{ "backup", C_BACKUP,
+	  "backup (--data-dir DIR... | --cassandra-yaml FILE) "
+	  "[--snapshot TAG | --incremental]",
+	  "Back up a Cassandra snapshot tag, the incremental backups/, or "
+	  "(with neither) whole directory trees; only chunks the repository "
+	  "lacks are stored, and files unchanged since an earlier backup of "
+	  "this node are not read again." },
 	{ "snapshots", C_SNAPSHOTS, "snapshots [--json]",
 	  "List the snapshots in the repository." },
-	{ "restore", C_RESTORE, "restore ID|latest --target DIR",
+	{ "restore", C_RESTORE, "restore ID|latest --target DIR [--layout "
+	  "loader|data-dir|tree] [--node NAME|all] [--at TIME]",
 	  "Restore a snapshot, verifying every byte before it is put in "
 	  "place." },
 	{ "check", C_CHECK, "check [--read-data]",
@@ -123,6 +170,14 @@ struct args {
 	const char *repo, *passfile, *target, *tag, *node, *cluster, *layout;
 	const char *datadirs[64];
 	size_t ndatadirs;
+	char *yaml_dirs[64];
+	size_t nyaml_dirs;
+	const char *snapshot_tag, *snapshot_cmd, *yaml, *schema_file;
+	const char *dc, *rack, *host_id, *at, *owner;
+	const char *keyspaces[CASS_MAX_FILTERS], *tables[CASS_MAX_FILTERS];
+	const char *excludes[CASS_MAX_FILTERS], *nodes[CASS_MAX_FILTERS];
+	size_t nkeyspaces, ntables, nexcludes, nnodes;
+	int incremental, include_system, clear_incr, clear_snap;
 	const char *positional[8];
 	size_t npos;
 	int json, force, read_data, no_uring, keep_cache, no_fsync;
@@ -204,8 +259,45 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->datadirs[a->ndatadirs++] = optarg;
 			break;
 		case O_TARGET: a->target = optarg; break;
+		case O_SNAPSHOT: a->snapshot_tag = optarg; break;
+		case O_INCREMENTAL: a->incremental = 1; break;
+		case O_SNAPSHOT_CMD: a->snapshot_cmd = optarg; break;
+		case O_YAML: a->yaml = optarg; break;
+		case O_SCHEMA_FILE: a->schema_file = optarg; break;
+		case O_DC: a->dc = optarg; break;
+		case O_RACK: a->rack = optarg; break;
+		case O_HOST_ID: a->host_id = optarg; break;
+		case O_AT: a->at = optarg; break;
+		case O_OWNER: a->owner = optarg; break;
+		case O_INCLUDE_SYSTEM: a->include_system = 1; break;
+		case O_CLEAR_INCR: a->clear_incr = 1; break;
+		case O_CLEAR_SNAP: a->clear_snap = 1; break;
+		case O_KEYSPACE:
+		case O_TABLE:
+		case O_EXCLUDE: {
+			const char **v = c == O_KEYSPACE ? a->keyspaces :
+					 c == O_TABLE ? a->tables : a->excludes;
+			size_t *n = c == O_KEYSPACE ? &a->nkeyspaces :
+				    c == O_TABLE ? &a->ntables : &a->nexcludes;
+
+			if (*n == CASS_MAX_FILTERS) {
+				log_err("too many --%s options", o->name);
+				return -EINVAL;
+			}
+			if (c == O_TABLE && !strchr(optarg, '.')) {
+				log_err("--table: expected KEYSPACE.TABLE, got "
+					"'%s'", optarg);
+				return -EINVAL;
+			}
+			v[(*n)++] = optarg;
+			break;
+		}
 		case O_TAG: a->tag = optarg; break;
-		case O_NODE: a->node = optarg; break;
+		case O_NODE:
+			a->node = optarg;
+			if (a->nnodes < CASS_MAX_FILTERS)
+				a->nodes[a->nnodes++] = optarg;
+			break;
 		case O_CLUSTER: a->cluster = optarg; break;
 		case O_LAYOUT: a->layout = optarg; break;
 		case O_JSON: a->json = 1; break;
@@ -386,30 +478,204 @@ static int cmd_init(struct args *a)
 	return 0;
 }
 
+/* Run --snapshot-command with {tag} replaced. */
+static int run_snapshot_command(const char *cmd, const char *tag)
+{
+	char line[4096];
+	size_t o = 0;
+	int rc;
+
+	for (const char *p = cmd; *p && o + 1 < sizeof(line); p++) {
+		if (!strncmp(p, "{tag}", 5)) {
+			o += (size_t)snprintf(line + o, sizeof(line) - o, "%s",
+					      tag);
+			p += 4;
+		} else {
+			line[o++] = *p;
+		}
+	}
+	line[SV_MIN(o, sizeof(line) - 1)] = '\0';
+	log_msg("running: %s", line);
+	rc = system(line);
+	if (rc != 0) {
+		log_err("--snapshot-command failed (status %d): %s; nothing was "
+			"backed up", rc, line);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void print_backup(const struct args *a, const struct backup_result *res,
+			 const struct cass_sel *sel)
+{
+	char b1[32], b2[32], b3[32], b4[32];
+
+	util_fmt_bytes(b1, sizeof(b1), res->stats.bytes_read);
+	util_fmt_bytes(b2, sizeof(b2), res->stats.bytes_new);
+	util_fmt_bytes(b3, sizeof(b3), res->stats.bytes_stored);
+	util_fmt_bytes(b4, sizeof(b4), res->catalog_bytes);
+	if (a->json) {
+		json_t *j = json_pack(
+			"{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+			" s:f, s:I, s:s, s:I, s:I, s:I}",
+			"command", "backup", "snapshot", res->id, "files",
+			(json_int_t)res->stats.files, "bytes",
+			(json_int_t)res->stats.bytes, "bytes_read",
+			(json_int_t)res->stats.bytes_read, "bytes_new",
+			(json_int_t)res->stats.bytes_new, "bytes_uploaded",
+			(json_int_t)res->stats.bytes_stored, "chunks",
+			(json_int_t)res->stats.chunks, "chunks_new",
+			(json_int_t)res->stats.chunks_new, "packs",
+			(json_int_t)res->packs, "seconds", res->secs,
+			"warnings", (json_int_t)res->warnings, "io_mode",
+			res->io_mode, "catalog_hits",
+			(json_int_t)res->catalog_hits, "catalog_bytes",
+			(json_int_t)res->catalog_bytes, "damaged_sources",
+			(json_int_t)res->damaged_sources);
+
+		if (sel)
+			json_object_set_new(j, "cassandra", json_pack(
+				"{s:I, s:I, s:I, s:I, s:I, s:I}",
+				"tables", (json_int_t)sel->tables_seen,
+				"sstables", (json_int_t)sel->sstables,
+				"skipped_tmp", (json_int_t)sel->skipped_tmp,
+				"skipped_txn", (json_int_t)sel->skipped_txn,
+				"unrecognized", (json_int_t)sel->unrecognized,
+				"schema_files", (json_int_t)sel->schema_files));
+		print_json(j);
+		return;
+	}
+	if (sel)
+		log_msg("cassandra: %llu tables, %llu sstables, %llu unfinished "
+			"writes and %llu transaction logs skipped, %llu "
+			"unrecognized files kept",
+			(unsigned long long)sel->tables_seen,
+			(unsigned long long)sel->sstables,
+			(unsigned long long)sel->skipped_tmp,
+			(unsigned long long)sel->skipped_txn,
+			(unsigned long long)sel->unrecognized);
+	log_msg("snapshot %.8s saved: %llu files, %s read (%s unchanged, not "
+		"read), %s new, %s uploaded in %llu packs, %.1f s (%.0f MB/s)",
+		res->id, (unsigned long long)res->stats.files, b1, b4, b2, b3,
+		(unsigned long long)res->packs, res->secs,
+		(double)res->stats.bytes_read / 1e6 / SV_MAX(res->secs, 1e-3));
+	if (res->warnings)
+		log_warn("%llu warning(s): see above (%llu damaged source "
+			 "file(s))", (unsigned long long)res->warnings,
+			 (unsigned long long)res->damaged_sources);
+}
+
 static int cmd_backup(struct args *a)
 {
 	struct backup_opts bo = { 0 };
-	struct backup_result res;
+	struct backup_result res = { 0 };
+	struct cass_sel sel = { 0 };
+	struct cass_catalog *cat = NULL;
+	struct snapshot **prev = NULL;
 	struct repo *r = NULL;
-	char b1[32], b2[32], b3[32];
-	int ret;
+	size_t nprev = 0;
+	char cluster[256] = "", hostname[256] = "", *schema = NULL;
+	const char *const *roots = a->datadirs;
+	size_t nroots = a->ndatadirs;
+	int cass = a->snapshot_tag || a->incremental, ret, yaml_incr = 0;
 
-	if (!a->ndatadirs) {
-		log_err("backup: no --data-dir given");
+	if (a->snapshot_tag && a->incremental) {
+		log_err("backup: --snapshot and --incremental exclude each other");
 		return -EINVAL;
+	}
+	if ((a->clear_incr && !a->incremental) ||
+	    (a->clear_snap && !a->snapshot_tag)) {
+		log_err("backup: --clear-incrementals needs --incremental, "
+			"--clear-snapshot needs --snapshot");
+		return -EINVAL;
+	}
+	if (a->yaml) {
+		ret = cass_yaml_load(a->yaml, a->yaml_dirs,
+				     SV_ARRAY_SIZE(a->yaml_dirs),
+				     &a->nyaml_dirs, cluster, sizeof(cluster),
+				     &yaml_incr);
+		if (ret)
+			return ret == -ENOENT ? -EINVAL : ret;
+		if (!nroots) {
+			roots = (const char *const *)a->yaml_dirs;
+			nroots = a->nyaml_dirs;
+		}
+		if (a->incremental && !yaml_incr)
+			log_warn("%s has incremental_backups disabled: backups/ "
+				 "may be empty", a->yaml);
+	}
+	if (!nroots) {
+		log_err("backup: no --data-dir or --cassandra-yaml given");
+		return -EINVAL;
+	}
+	if (a->schema_file) {
+		size_t len;
+
+		ret = util_read_file(a->schema_file, 16 << 20, &schema, &len);
+		if (ret) {
+			log_err("cannot read --schema-file %s: %s",
+				a->schema_file, strerror(-ret));
+			return -EINVAL;
+		}
+	}
+	if (a->snapshot_cmd) {
+		if (!a->snapshot_tag) {
+			log_err("--snapshot-command needs --snapshot TAG");
+			ret = -EINVAL;
+			goto out;
+		}
+		ret = run_snapshot_command(a->snapshot_cmd, a->snapshot_tag);
+		if (ret)
+			goto out;
 	}
 	ret = open_repo(a, &r);
 	if (ret)
-		return ret;
-	bo.roots = a->datadirs;
-	bo.nroots = a->ndatadirs;
-	bo.tag = a->tag;
-	bo.node = a->node;
-	bo.cluster = a->cluster;
+		goto out;
+	gethostname(hostname, sizeof(hostname) - 1);
+	bo.node = a->node ? a->node : hostname;
+	/* The catalog comes from this node's earlier snapshots. */
+	ret = snapshot_list(r, &prev, &nprev, NULL);
+	if (!ret)
+		ret = cass_catalog_build(&cat, prev, nprev, bo.node);
+	if (ret)
+		goto out;
+	log_info("catalog: %zu files known from %zu snapshot(s)",
+		 cass_catalog_size(cat), nprev);
+	bo.catalog = cass_catalog_lookup;
+	bo.catalog_arg = cat;
+	bo.roots = roots;
+	bo.nroots = nroots;
+	bo.tag = a->tag ? a->tag : a->snapshot_tag;
+	bo.cluster = a->cluster ? a->cluster : cluster[0] ? cluster : NULL;
+	bo.dc = a->dc;
+	bo.rack = a->rack;
+	bo.host_id = a->host_id;
 	bo.threads = a->threads;
 	bo.no_uring = a->no_uring;
 	bo.keep_cache = a->keep_cache;
 	bo.progress = util_verbosity >= 0 && !a->json;
+	bo.schema = schema;
+	bo.after_walk_hook = getenv("SSTVAULT_TEST_AFTER_WALK");
+	bo.keep_snapshot = a->clear_incr || a->clear_snap;
+	if (cass) {
+		sel.mode = a->incremental ? CASS_INCREMENTAL : CASS_SNAPSHOT;
+		sel.tag = a->snapshot_tag;
+		memcpy(sel.keyspaces, a->keyspaces, sizeof(a->keyspaces));
+		sel.nkeyspaces = a->nkeyspaces;
+		memcpy(sel.tables, a->tables, sizeof(a->tables));
+		sel.ntables = a->ntables;
+		memcpy(sel.excludes, a->excludes, sizeof(a->excludes));
+		sel.nexcludes = a->nexcludes;
+		sel.include_system = a->include_system;
+		bo.select = cass_select;
+		bo.select_arg = &sel;
+		bo.type = a->incremental ? "incremental" : "snapshot";
+	} else if (a->nkeyspaces || a->ntables || a->nexcludes) {
+		log_err("--keyspace/--table/--exclude need --snapshot or "
+			"--incremental");
+		ret = -EINVAL;
+		goto out;
+	}
 	ret = backup_run(r, &bo, &res);
 	if (ret) {
 		log_err("backup failed: %s; no snapshot was written (data "
@@ -417,38 +683,37 @@ static int cmd_backup(struct args *a)
 			strerror(-ret));
 		goto out;
 	}
-	util_fmt_bytes(b1, sizeof(b1), res.stats.bytes_read);
-	util_fmt_bytes(b2, sizeof(b2), res.stats.bytes_new);
-	util_fmt_bytes(b3, sizeof(b3), res.stats.bytes_stored);
-	if (a->json) {
-		print_json(json_pack(
-			"{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-			" s:f, s:I, s:s}",
-			"command", "backup", "snapshot", res.id, "files",
-			(json_int_t)res.stats.files, "bytes",
-			(json_int_t)res.stats.bytes, "bytes_read",
-			(json_int_t)res.stats.bytes_read, "bytes_new",
-			(json_int_t)res.stats.bytes_new, "bytes_uploaded",
-			(json_int_t)res.stats.bytes_stored, "chunks",
-			(json_int_t)res.stats.chunks, "chunks_new",
-			(json_int_t)res.stats.chunks_new, "packs",
-			(json_int_t)res.packs, "seconds", res.secs,
-			"warnings", (json_int_t)res.warnings, "io_mode",
-			res.io_mode));
-	} else {
-		log_msg("snapshot %.8s saved: %llu files, %s read, %s new, %s "
-			"uploaded in %llu packs, %.1f s (%.0f MB/s)", res.id,
-			(unsigned long long)res.stats.files, b1, b2, b3,
-			(unsigned long long)res.packs, res.secs,
-			(double)res.stats.bytes_read / 1e6 /
-				SV_MAX(res.secs, 1e-3));
-		if (res.warnings)
-			log_warn("%llu file(s) could not be backed up (see "
-				 "above)", (unsigned long long)res.warnings);
+	if (cass && sel.tables_seen == 0)
+		log_warn("no table matched in %zu data director%s", nroots,
+			 nroots == 1 ? "y" : "ies");
+	if (cass && a->snapshot_tag && res.stats.files == 0) {
+		log_warn("no files under snapshots/%s/ in any selected table",
+			 a->snapshot_tag);
+		res.warnings++;
+	}
+	print_backup(a, &res, cass ? &sel : NULL);
+	/* The snapshot is committed: clean up what Cassandra leaves to the
+	 * operator, and only what this snapshot recorded. */
+	if (res.snap && a->clear_incr) {
+		long n = cass_clear_incrementals(res.snap);
+
+		log_msg("removed %ld backed-up file(s) from backups/", n);
+	}
+	if (res.snap && a->clear_snap) {
+		long n = cass_clear_snapshot(res.snap, a->snapshot_tag);
+
+		log_msg("removed snapshot %s (%ld file(s))", a->snapshot_tag, n);
 	}
 	if (res.warnings)
 		ret = 1;
 out:
+	snapshot_free(res.snap);
+	cass_catalog_free(cat);
+	snapshot_list_free(prev, nprev);
+	for (size_t i = 0; i < a->nyaml_dirs; i++)
+		free(a->yaml_dirs[i]);
+	a->nyaml_dirs = 0;
+	free(schema);
 	repo_close(r);
 	return ret;
 }
@@ -509,14 +774,157 @@ out:
 	return ret;
 }
 
+struct owner {
+	uid_t uid;
+	gid_t gid;
+};
+
+static int chown_placed(void *arg, const struct snap_file *f,
+			const char *path)
+{
+	const struct owner *o = arg;
+
+	(void)f;
+	if (lchown(path, o->uid, o->gid)) {
+		log_warn("cannot chown %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int parse_owner(const char *s, struct owner *o)
+{
+	char user[128];
+	const char *colon = strchr(s, ':');
+	struct passwd *pw;
+	struct group *gr;
+
+	snprintf(user, sizeof(user), "%.*s",
+		 (int)(colon ? (size_t)(colon - s) : strlen(s)), s);
+	pw = getpwnam(user);
+	if (!pw) {
+		log_err("--owner: no such user '%s'", user);
+		return -EINVAL;
+	}
+	o->uid = pw->pw_uid;
+	o->gid = pw->pw_gid;
+	if (colon && colon[1]) {
+		gr = getgrnam(colon + 1);
+		if (!gr) {
+			log_err("--owner: no such group '%s'", colon + 1);
+			return -EINVAL;
+		}
+		o->gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+/* Write schema.cql at the top of the target. */
+static int write_schema(const char *target, const char *schema)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/schema.cql", target);
+	f = fopen(path, "w");
+	if (!f) {
+		log_err("cannot write %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	fputs(schema, f);
+	if (fclose(f)) {
+		log_err("cannot write %s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Choose the snapshots to restore: one by id, or per node latest / --at. */
+static int pick_snapshots(const struct args *a, struct snapshot **v, size_t n,
+			  struct snapshot **out, size_t *nout)
+{
+	const char *what = a->positional[0];
+	int64_t at = INT64_MAX;
+	int all = a->nnodes == 1 && !strcmp(a->nodes[0], "all");
+	const char *nodes[CASS_MAX_FILTERS];
+	size_t nn = 0;
+
+	*nout = 0;
+	if (a->at && util_parse_time(a->at, &at)) {
+		log_err("--at: cannot parse time '%s'", a->at);
+		return -EINVAL;
+	}
+	if (strcmp(what, "latest") && !a->at) {
+		int k = snapshot_find(v, n, what);
+
+		if (k < 0) {
+			log_err("restore: %s snapshot '%s'",
+				k == -EINVAL ? "ambiguous" : "no such", what);
+			return k == -EINVAL ? -EINVAL : -ENOENT;
+		}
+		out[(*nout)++] = v[k];
+		return 0;
+	}
+	/* Nodes: as given, all of them, or the node of the latest. */
+	if (all || !a->nnodes) {
+		for (size_t i = n; i-- > 0 && nn < CASS_MAX_FILTERS;) {
+			int seen = 0;
+
+			for (size_t k = 0; k < nn; k++)
+				seen |= !strcmp(nodes[k], v[i]->node);
+			if (!seen)
+				nodes[nn++] = v[i]->node;
+			if (!all)
+				break;
+		}
+	} else {
+		memcpy(nodes, a->nodes, a->nnodes * sizeof(*nodes));
+		nn = a->nnodes;
+	}
+	for (size_t k = 0; k < nn; k++) {
+		size_t idx[256];
+		int c;
+
+		if (a->at) {
+			c = cass_pick_at(v, n, nodes[k], at, idx,
+					 SV_ARRAY_SIZE(idx));
+			if (c < 0) {
+				log_err("restore: node %s has no snapshot "
+					"backup at or before %s", nodes[k],
+					a->at);
+				return -ENOENT;
+			}
+		} else {
+			c = 0;
+			for (size_t i = n; i-- > 0;)
+				if (!strcmp(v[i]->node, nodes[k])) {
+					idx[c++] = i;
+					break;
+				}
+			if (!c) {
+				log_err("restore: no snapshot of node %s",
+					nodes[k]);
+				return -ENOENT;
+			}
+		}
+		for (int i = 0; i < c && *nout < 256; i++)
+			out[(*nout)++] = v[idx[i]];
+	}
+	return 0;
+}
+
 static int cmd_restore(struct args *a)
 {
 	struct restore_opts ro = { 0 };
-	struct restore_result res;
-	struct snapshot **v = NULL;
+	struct restore_result res = { 0 };
+	struct cass_plan_stats pst = { 0 };
+	struct snapshot **v = NULL, *chosen[256], *plan = NULL;
+	const struct snapshot *what;
 	struct repo *r = NULL;
-	size_t n = 0;
-	int ret, k;
+	struct owner own;
+	size_t n = 0, nchosen = 0;
+	enum cass_layout layout = 0;
+	int ret, tree;
 
 	if (a->npos != 1) {
 		log_err("restore: give exactly one snapshot id (or 'latest')");
@@ -526,23 +934,60 @@ static int cmd_restore(struct args *a)
 		log_err("restore: no --target given");
 		return -EINVAL;
 	}
-	if (a->layout && strcmp(a->layout, "tree")) {
-		log_err("restore: unknown --layout '%s' (this version has: "
+	if (a->layout && strcmp(a->layout, "tree") &&
+	    strcmp(a->layout, "loader") && strcmp(a->layout, "data-dir")) {
+		log_err("restore: unknown --layout '%s' (loader, data-dir or "
 			"tree)", a->layout);
 		return -EINVAL;
 	}
+	if (a->owner && parse_owner(a->owner, &own))
+		return -EINVAL;
 	ret = open_repo(a, &r);
 	if (ret)
 		return ret;
 	ret = snapshot_list(r, &v, &n, NULL);
 	if (ret)
 		goto out;
-	k = snapshot_find(v, n, a->positional[0]);
-	if (k < 0) {
-		log_err("restore: %s snapshot '%s'", k == -EINVAL ?
-			"ambiguous" : "no such", a->positional[0]);
-		ret = k == -EINVAL ? -EINVAL : -ENOENT;
+	ret = pick_snapshots(a, v, n, chosen, &nchosen);
+	if (ret)
 		goto out;
+	tree = a->layout ? !strcmp(a->layout, "tree") :
+			   !strcmp(chosen[0]->type, "tree");
+	if (tree) {
+		if (nchosen != 1 || a->nkeyspaces || a->ntables) {
+			log_err("restore: --layout tree restores exactly one "
+				"snapshot, without keyspace or table filters");
+			ret = -EINVAL;
+			goto out;
+		}
+		what = chosen[0];
+	} else {
+		struct cass_plan_opts po = { 0 };
+
+		layout = a->layout && !strcmp(a->layout, "data-dir") ?
+			 CASS_LAYOUT_DATADIR : CASS_LAYOUT_LOADER;
+		po.layout = layout;
+		memcpy(po.keyspaces, a->keyspaces, sizeof(a->keyspaces));
+		po.nkeyspaces = a->nkeyspaces;
+		memcpy(po.tables, a->tables, sizeof(a->tables));
+		po.ntables = a->ntables;
+		ret = cass_plan(chosen, nchosen, &po, &plan, &pst);
+		if (ret == -ENOENT)
+			log_err("restore: no SSTable in the chosen snapshot(s) "
+				"matches (is it a tree backup? use --layout "
+				"tree)");
+		if (ret)
+			goto out;
+		what = plan;
+		ro.verify = cass_verify_restored;
+		for (size_t i = 0; i < nchosen; i++)
+			log_info("restoring snapshot %.8s (node %s, %s, %s)",
+				 chosen[i]->id, chosen[i]->node,
+				 chosen[i]->type, chosen[i]->tag);
+		if (pst.renamed)
+			log_msg("restore: %llu SSTable(s) renamed to avoid "
+				"generation collisions between nodes",
+				(unsigned long long)pst.renamed);
 	}
 	ro.target = a->target;
 	ro.force = a->force;
@@ -550,24 +995,38 @@ static int cmd_restore(struct args *a)
 	ro.no_uring = a->no_uring;
 	ro.no_fsync = a->no_fsync;
 	ro.progress = util_verbosity >= 0 && !a->json;
-	ret = restore_run(r, v[k], &ro, &res);
+	if (a->owner) {
+		ro.placed = chown_placed;
+		ro.placed_arg = &own;
+	}
+	ret = restore_run(r, what, &ro, &res);
+	if (ret != -EEXIST && !tree && what->schema &&
+	    write_schema(a->target, what->schema) && !ret)
+		ret = -EIO;
 	if (a->json) {
-		print_json(json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f,"
-				     " s:b}",
+		print_json(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I,"
+				     " s:I, s:f, s:b}",
 				     "command", "restore", "snapshot",
-				     v[k]->id, "files", (json_int_t)res.files,
-				     "bytes", (json_int_t)res.bytes, "failed",
+				     chosen[0]->id, "layout",
+				     tree ? "tree" : layout == CASS_LAYOUT_DATADIR ?
+				     "data-dir" : "loader", "snapshots",
+				     (json_int_t)nchosen, "files",
+				     (json_int_t)res.files, "bytes",
+				     (json_int_t)res.bytes, "failed",
 				     (json_int_t)res.failed, "damaged",
-				     (json_int_t)res.damaged, "dirs",
-				     (json_int_t)res.dirs, "seconds", res.secs,
-				     "ok", ret == 0));
+				     (json_int_t)res.damaged, "renamed",
+				     (json_int_t)pst.renamed, "seconds",
+				     res.secs, "ok", ret == 0));
 	} else if (!ret) {
 		char b[32];
 
 		util_fmt_bytes(b, sizeof(b), res.bytes);
-		log_msg("restored snapshot %.8s: %llu files, %s, verified, in "
-			"%.1f s", v[k]->id, (unsigned long long)res.files, b,
-			res.secs);
+		log_msg("restored %zu snapshot(s) (%s layout): %llu files, %s, "
+			"verified, in %.1f s%s", nchosen,
+			tree ? "tree" : layout == CASS_LAYOUT_DATADIR ?
+			"data-dir" : "loader",
+			(unsigned long long)res.files, b, res.secs,
+			!tree && what->schema ? "; schema in schema.cql" : "");
 	} else if (res.failed) {
 		log_err("restore incomplete: %llu file(s) not restored (%llu "
 			"because repository data is damaged or missing)",
@@ -575,6 +1034,7 @@ static int cmd_restore(struct args *a)
 			(unsigned long long)res.damaged);
 	}
 out:
+	snapshot_free(plan);
 	snapshot_list_free(v, n);
 	repo_close(r);
 	return ret;

@@ -646,3 +646,43 @@ int repo_get_meta(struct repo *r, const char *name, enum sv_meta_kind kind,
 	free(raw);
 	return ret;
 }
+
+/* ------------------------------------------------------------------ */
+/* For tests and fuzzing only                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * repo_open() cannot open a "mem:" location twice (every uploader_create
+ * of "mem:" makes a fresh, empty store), so engine tests and fuzz targets
+ * build their repository here: fixed id and master key, so that sealed
+ * seeds written once stay valid, and the subkeys derived exactly as
+ * repo_open() derives them.
+ */
+int repo_open_mem(struct repo **out, const uint8_t id[REPO_ID_LEN],
+		  const uint8_t master[32], const struct repo_params *p)
+{
+	char errbuf[512];
+	struct repo *r;
+	int ret;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	if (p)
+		r->params = *p;
+	else
+		repo_default_params(&r->params);
+	snprintf(r->location, sizeof(r->location), "mem:");
+	memcpy(r->id, id, REPO_ID_LEN);
+	memcpy(r->master, master, sizeof(r->master));
+	ret = uploader_create(&r->up, "mem:", NULL, errbuf);
+	if (!ret)
+		ret = derive(r);
+	if (ret) {
+		repo_close(r);
+		return ret;
+	}
+	*out = r;
+	return 0;
+}

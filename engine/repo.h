@@ -120,4 +120,17 @@ int repo_get_meta(struct repo *r, const char *name, enum sv_meta_kind kind,
 /* A fresh random object id in hex (65 bytes). Return 0/-EIO. */
 int repo_new_oid(char hex[2 * SV_OID_LEN + 1]) SV_MUST_CHECK;
 
+/* ---- for tests and fuzzing only ---- */
+
+/*
+ * A repository over a fresh in-memory store ("mem:", see uploaders/mem.h)
+ * with the given id and master key, parameters p (NULL: the defaults) and
+ * every subkey derived as repo_open() derives it. Nothing is written to the
+ * store: no config, no key slot. The caller owns *out (repo_close()).
+ * Return: 0, -ENOMEM, -EINVAL (bad chunker parameters), -errno.
+ */
+int repo_open_mem(struct repo **out, const uint8_t id[REPO_ID_LEN],
+		  const uint8_t master[32],
+		  const struct repo_params *p) SV_MUST_CHECK;
+
 #endif

@@ -109,6 +109,7 @@ static json_t *cass_json(const struct snap_cass *c)
 	PUT(component);
 	PUT(kind);
 	PUT(index_dir);
+	PUT(cdigest);
 #undef PUT
 	return o;
 }
@@ -306,6 +307,8 @@ static int parse_file(const struct snapshot *s, json_t *o,
 		copy_str(f->cass.kind, sizeof(f->cass.kind), c, "kind");
 		copy_str(f->cass.index_dir, sizeof(f->cass.index_dir), c,
 			 "index_dir");
+		copy_str(f->cass.cdigest, sizeof(f->cass.cdigest), c,
+			 "cdigest");
 	}
 	return 0;
 }

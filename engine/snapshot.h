@@ -39,6 +39,8 @@ struct snap_cass {
 	char component[96];
 	char kind[16];         /* "live", "snapshot", "backups", "schema" */
 	char index_dir[72];    /* ".<index>" for secondary-index files */
+	char cdigest[64];      /* Cassandra digest of a Data.db,
+				* "crc32:N" / "adler32:N" / "sha1:<hex>" */
 };
 
 struct snap_file {

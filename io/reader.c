@@ -61,6 +61,9 @@
 #define READER_ALIGN 4096u
 #define READER_MAX_RETRY 32
 #define READER_MODE_LEN 256
+/* posix_fadvise(DONTNEED) is batched per file up to this many bytes: one
+ * call per 1 MiB buffer costs more than the reads it follows. */
+#define READER_FADV_BATCH (8u << 20)
 
 /* How a file spares the page cache; the reader's preference can only get
  * weaker (DONTCACHE -> DIRECT -> FADVISE) as the kernel refuses methods. */
@@ -90,13 +93,15 @@ struct rfile {
 	uint64_t size;		/* bytes to read, from reader_add() */
 	int64_t mtime_ns;	/* expected mtime, from reader_add() */
 	uint64_t plan_off;	/* next offset to hand to a slot */
+	uint64_t fadv_lo;	/* delivered buffered range not yet dropped */
+	uint64_t fadv_hi;	/* from the page cache: [fadv_lo, fadv_hi) */
 	int fd;			/* buffered descriptor, -1 when closed */
 	int dfd;		/* O_DIRECT descriptor, -1 when not used */
 	uint32_t nqueued;	/* this file's slots in the order queue */
 	uint8_t cmode;		/* enum cache_mode, fixed at open */
 	uint8_t opened;		/* open was attempted */
 	uint8_t isopen;		/* counts in reader->nopen */
-	uint8_t stopped;	/* hand out no more ranges (all out, or error) */
+	uint8_t stopped;	/* no more ranges to hand out (all, or error) */
 	uint8_t ended;		/* its last buffer was delivered */
 };
 
@@ -246,7 +251,8 @@ int reader_create(struct reader **out, const struct reader_opts *o)
 	r->nfree = r->nbufs;
 
 	if (r->flags & READER_F_NO_URING) {
-		snprintf(r->why, sizeof(r->why), "disabled by READER_F_NO_URING");
+		snprintf(r->why, sizeof(r->why), "%s",
+			 "disabled by READER_F_NO_URING");
 	} else if (ring_init(&r->ring, r->nbufs, ops, SV_ARRAY_SIZE(ops),
 			     r->why, sizeof(r->why)) == 0) {
 		r->uring = 1;
@@ -384,10 +390,9 @@ int reader_add(struct reader *r, const char *path, uint64_t size,
  * CAP_FOWNER, so it is dropped for good after the first EPERM.
  * Return: the descriptor, or -errno (-EISDIR, -EINVAL for non-regular).
  */
-static int open_regular(struct reader *r, const char *path, int extra,
-			struct stat *st)
+static int open_regular(struct reader *r, const char *path, struct stat *st)
 {
-	int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | extra;
+	int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 	int fd = -1, fl, ret;
 
 	if (r->noatime) {
@@ -431,31 +436,36 @@ err:
 static int file_open(struct reader *r, struct rfile *f)
 {
 	struct stat st, dst;
-	int ret;
+	int ret, fl;
 
 	f->opened = 1;
 	f->cmode = r->pref;
-	ret = open_regular(r, f->path, 0, &st);
+	ret = open_regular(r, f->path, &st);
 	if (ret < 0)
 		goto out;
 	f->fd = ret;
 	f->isopen = 1;
 	r->nopen++;
 	ret = 0;
-	if (f->cmode == CM_DIRECT && f->size >= READER_ALIGN) {
-		ret = open_regular(r, f->path, O_DIRECT, &dst);
-		if (ret == -EINVAL) {
-			/* This file system has no O_DIRECT (e.g. an old
-			 * tmpfs): use fadvise from now on. */
-			reader_downgrade(r, CM_DIRECT, CM_FADVISE);
-			f->cmode = CM_FADVISE;
-			ret = 0;
-		} else if (ret >= 0) {
-			f->dfd = ret;
-			ret = 0;
-			if (dst.st_dev != st.st_dev || dst.st_ino != st.st_ino)
-				ret = -ESTALE;
-		}
+	if (f->cmode != CM_DIRECT || f->size < READER_ALIGN)
+		goto out;
+	/* O_NOATIME is known to work or not by now (first open). */
+	f->dfd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+			       O_DIRECT | (r->noatime ? O_NOATIME : 0));
+	if (f->dfd < 0 && errno == EINVAL) {
+		/* This file system has no O_DIRECT (e.g. tmpfs before
+		 * 6.6): use fadvise from now on. */
+		reader_downgrade(r, CM_DIRECT, CM_FADVISE);
+		f->cmode = CM_FADVISE;
+	} else if (f->dfd < 0) {
+		ret = -errno;
+	} else if (fstat(f->dfd, &dst) < 0) {
+		ret = -errno;
+	} else if (dst.st_dev != st.st_dev || dst.st_ino != st.st_ino) {
+		ret = -ESTALE;
+	} else if ((fl = fcntl(f->dfd, F_GETFL)) < 0 ||
+		   fcntl(f->dfd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		ret = -errno;
 	}
 out:
 	free(f->path);
@@ -780,12 +790,27 @@ static void slot_finish(struct reader *r, struct rslot *s)
 		s->b.last = 1;
 		s->b.err = file_check(f);
 	}
-	if (s->buffered && s->got > 0 && f->fd >= 0)
-		(void)posix_fadvise(f->fd, (off_t)s->b.off, (off_t)s->got,
-				    POSIX_FADV_DONTNEED);
+	/*
+	 * The bytes are in our buffer now, so their page-cache copy can go.
+	 * Delivery is in order, so the ranges to drop grow contiguously;
+	 * they are dropped in batches, and at the latest with the file's
+	 * last buffer, while the descriptor is still open.
+	 */
+	if (s->buffered && s->got > 0) {
+		if (f->fadv_hi == f->fadv_lo)
+			f->fadv_lo = s->b.off;
+		f->fadv_hi = s->b.off + s->got;
+	}
 	if (s->b.last) {
 		f->ended = 1;
 		f->stopped = 1;
+	}
+	if (f->fadv_hi > f->fadv_lo && f->fd >= 0 &&
+	    (s->b.last || f->fadv_hi - f->fadv_lo >= READER_FADV_BATCH)) {
+		(void)posix_fadvise(f->fd, (off_t)f->fadv_lo,
+				    (off_t)(f->fadv_hi - f->fadv_lo),
+				    POSIX_FADV_DONTNEED);
+		f->fadv_lo = f->fadv_hi;
 	}
 	if (f->ended && f->nqueued == 0)
 		file_close(r, f);

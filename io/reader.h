@@ -42,7 +42,9 @@
  * with READER_F_SPARE_CACHE. buf_size may be 1 byte to 256 MiB, nbufs 1 to
  * 4096; O_DIRECT is only used when buf_size is a multiple of 4096. The
  * pool is allocated once: nbufs * buf_size bytes, plus one small record per
- * added file. At most 64 files are open at any time.
+ * added file. Files are opened when their first read is due and closed
+ * after their last buffer is delivered; at most 64 are open at any time
+ * (two descriptors each when O_DIRECT is used).
  */
 struct reader_opts {
 	uint32_t buf_size;  /* bytes per read, default 1 MiB */

@@ -116,7 +116,8 @@ int writer_create(struct writer **out, const struct writer_opts *o)
 	}
 	w->nfree = w->depth;
 	if (w->flags & WRITER_F_NO_URING)
-		snprintf(w->why, sizeof(w->why), "disabled by WRITER_F_NO_URING");
+		snprintf(w->why, sizeof(w->why), "%s",
+			 "disabled by WRITER_F_NO_URING");
 	else if (ring_init(&w->ring, w->depth, ops, SV_ARRAY_SIZE(ops), w->why,
 			   sizeof(w->why)) == 0)
 		w->uring = 1;

@@ -99,7 +99,8 @@
 #define KEY_MAX 96
 #define CK_MAX 48
 #define ROW_MAX 8192
-#define COL_INDEX_SIZE (64 * 1024)
+/* column_index_size_in_kb: 16, so wide partitions get a promoted index. */
+#define COL_INDEX_SIZE (16 * 1024)
 #define INDEX_INTERVAL 128
 #define PART_HIST_N 150
 #define CELL_HIST_N 118
@@ -420,6 +421,22 @@ static const char *const event_types[] = {
 	"firmware_update", "reboot", "alarm",
 };
 
+/* Log lines are templates with a few variable fields. */
+static const char *const event_msgs[][2] = {
+	{ "connection to 10.0.", " timed out after 3000 ms" },
+	{ "user logged in from session ", "" },
+	{ "firmware update to version 2.", " completed" },
+	{ "temperature threshold exceeded on probe ", "" },
+	{ "config key sampling_interval changed to ", " s" },
+	{ "battery level low: ", "%" },
+	{ "checkout completed for cart ", "" },
+	{ "search query returned ", " results" },
+	{ "page /products/", " rendered in 84 ms" },
+	{ "heartbeat ok, uptime ", " s" },
+	{ "reboot requested by operator ", "" },
+	{ "retrying upload, attempt ", " of 5" },
+};
+
 static const char *const metrics[][2] = {
 	{ "temperature", "celsius" }, { "humidity", "percent" },
 	{ "pressure", "hpa" },	      { "voltage", "volt" },
@@ -626,9 +643,12 @@ static const struct col readings_cols[] = {
 
 static const struct col sessions_cols[] = {
 	{ "session_id", "timeuuid", M("TimeUUIDType"), 'p', false },
+	{ "seq", "int", M("Int32Type"), 'c', false },
 	{ "data", "text", M("UTF8Type"), 'r', false },
+	{ "duration_ms", "int", M("Int32Type"), 'r', false },
 	{ "expires_at", "timestamp", M("TimestampType"), 'r', false },
 	{ "ip", "inet", M("InetAddressType"), 'r', false },
+	{ "path", "text", M("UTF8Type"), 'r', false },
 	{ "started_at", "timestamp", M("TimestampType"), 'r', false },
 	{ "token", "blob", M("BytesType"), 'r', false },
 	{ "user_agent", "text", M("UTF8Type"), 'r', false },
@@ -1367,7 +1387,7 @@ static uint8_t *put_timeuuid(struct sw *w, uint8_t *p, uint64_t us,
  */
 static uint64_t next_id(struct sw *w)
 {
-	w->key_next += 1 + rng_below(&w->r, 200);
+	w->key_next += 1 + rng_below(&w->r, 16);
 	return w->key_next;
 }
 
@@ -1556,7 +1576,15 @@ static void part_events(struct sw *w)
 		put_be64(ck, ts);
 		p = cell_str(p, event_types[rng_skew(r,
 						     SV_ARRAY_SIZE(event_types))]);
-		p = cell_text(w, p, 8, 90);
+		{
+			uint32_t m = rng_skew(r, SV_ARRAY_SIZE(event_msgs));
+			uint8_t msg[96], *q = msg;
+
+			q = put_str(q, event_msgs[m][0]);
+			q = put_dec(q, rng_below(r, 1u << (4 + 2 * (m % 6))), 1);
+			q = put_str(q, event_msgs[m][1]);
+			p = cell_var(p, msg, (size_t)(q - msg));
+		}
 		rng_fill(r, hash, plen);
 		p = cell_var(p, hash, plen);
 		p = cell_be32(p, sev_base + rng_skew(r, 4));
@@ -1610,18 +1638,25 @@ static void part_readings(struct sw *w)
 	part_end(w);
 }
 
+static const char *const paths[] = {
+	"/", "/products/", "/cart", "/checkout", "/account", "/search?q=",
+	"/orders/", "/help", "/products/", "/products/",
+};
+
+/* A web session: one row per page view, session fields repeated. */
 static void part_sessions(struct sw *w)
 {
 	struct rng *r = &w->r;
-	uint8_t key[16], *p = w->body, tmp[256], *t;
-	uint64_t start;
+	uint8_t key[16], data[160], *t = data, ua[200], *u = ua, uid[16];
+	uint8_t ip[4], token[32];
+	uint32_t n = 1 + rng_skew(r, 12);
+	uint64_t start, expires;
 
 	/* Time-based session ids, issued in order by a few app servers. */
-	put_timeuuid(w, key, w->min_ts + next_id(w) * 1000, rng_below(r, 8));
+	put_timeuuid(w, key, w->min_ts + next_id(w) * 1000, rng_below(r, 3));
 	part_begin(w, key, 16);
-	p = row_ts(w, p, 30);
 	start = w->ts / 1000 - rng_below(r, 3600000);
-	t = tmp;
+	expires = start + 86400000ULL * rng_range(r, 1, 30);
 	t = put_str(t, "{\"cart\":");
 	t = put_dec(t, rng_skew(r, 12), 1);
 	t = put_str(t, ",\"locale\":\"");
@@ -1632,27 +1667,40 @@ static void part_sessions(struct sw *w)
 	for (int i = 0; i < 16; i++)
 		*t++ = (uint8_t)"0123456789abcdef"[rng_below(r, 16)];
 	t = put_str(t, "\"}");
-	p = cell_var(p, tmp, (size_t)(t - tmp));
-	p = cell_be64(p, start + 86400000ULL * rng_range(r, 1, 30));
-	tmp[0] = 192;
-	tmp[1] = 168;
-	tmp[2] = (uint8_t)rng_below(r, 256);
-	tmp[3] = (uint8_t)rng_below(r, 256);
-	p = cell_fixed(p, tmp, 4);
-	p = cell_be64(p, start);
-	rng_fill(r, tmp, 32);
-	p = cell_fixed(p, tmp, 32);
-	t = tmp;
-	t = put_str(t, user_agents[rng_skew(r, SV_ARRAY_SIZE(user_agents))]);
-	t = put_dec(t, rng_range(r, 90, 120), 1);
-	*t++ = '.';
-	t = put_dec(t, rng_below(r, 10), 1);
-	*t++ = '.';
-	t = put_dec(t, rng_below(r, 6000), 1);
-	p = cell_var(p, tmp, (size_t)(t - tmp));
-	t = put_user_id(w, tmp);
-	p = cell_var(p, tmp, (size_t)(t - tmp));
-	emit_row(w, NULL, 0, (size_t)(p - w->body), 7);
+	ip[0] = 192;
+	ip[1] = 168;
+	ip[2] = (uint8_t)rng_below(r, 256);
+	ip[3] = (uint8_t)rng_below(r, 256);
+	rng_fill(r, token, 32);
+	u = put_str(u, user_agents[rng_skew(r, SV_ARRAY_SIZE(user_agents))]);
+	u = put_dec(u, rng_range(r, 90, 120), 1);
+	*u++ = '.';
+	u = put_dec(u, rng_below(r, 10), 1);
+	*u++ = '.';
+	u = put_dec(u, rng_below(r, 6000), 1);
+	put_user_id(w, uid);
+	for (uint32_t i = 0; i < n && !part_full(w); i++) {
+		uint8_t *p = w->body, ck[4], path[48], *q = path;
+		const char *pp = paths[rng_below(r, SV_ARRAY_SIZE(paths))];
+
+		p = row_ts(w, p, 30);
+		put_be32(ck, i);
+		p = cell_var(p, data, (size_t)(t - data));
+		p = cell_be32(p, rng_range(r, 20, 3000));
+		p = cell_be64(p, expires);
+		p = cell_fixed(p, ip, 4);
+		q = put_str(q, pp);
+		if (pp[strlen(pp) - 1] == '/' && pp[1])
+			q = put_dec(q, rng_below(r, 100000), 1);
+		else if (pp[strlen(pp) - 1] == '=')
+			q = put_str(q, words[rng_below(r, SV_ARRAY_SIZE(words))]);
+		p = cell_var(p, path, (size_t)(q - path));
+		p = cell_be64(p, start);
+		p = cell_fixed(p, token, 32);
+		p = cell_var(p, ua, (size_t)(u - ua));
+		p = cell_var(p, uid, 12);
+		emit_row(w, ck, 4, (size_t)(p - w->body), 9);
+	}
 	part_end(w);
 }
 

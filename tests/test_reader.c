@@ -61,6 +61,7 @@ enum kind {
 	K_TRUNCATED,	/* shrunk after add: EOF early */
 	K_GROWN,	/* appended to after add */
 	K_TOUCHED,	/* mtime changed after its first buffer arrived */
+	K_UNREADABLE,	/* mode 000, when not root: -EACCES */
 };
 
 struct tfile {
@@ -85,14 +86,19 @@ static uint64_t splitmix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-/* Content of file seed at [off, off+len). */
+/* Content of file seed at [off, off+len): byte pos is byte pos % 8 of
+ * splitmix(seed', pos / 8), so any range can be recomputed. */
 static void gen(uint64_t seed, uint64_t off, uint8_t *p, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		uint64_t pos = off + i;
-		uint64_t v = splitmix(seed * 0x100000001b3ull + pos / 8);
+	uint64_t base = seed * 0x100000001b3ull;
+	size_t i = 0;
 
-		p[i] = (uint8_t)(v >> (8 * (pos % 8)));
+	while (i < len) {
+		uint64_t pos = off + i;
+		uint64_t v = splitmix(base + pos / 8);
+
+		for (unsigned k = (unsigned)(pos % 8); k < 8 && i < len; k++)
+			p[i++] = (uint8_t)(v >> (8 * k));
 	}
 }
 
@@ -220,6 +226,10 @@ static void build_set(void)
 			add_special("grown", K_GROWN, -ESTALE);
 		if (i == 450)
 			add_special("touched", K_TOUCHED, -ESTALE);
+		/* Root reads a mode-000 file anyway (CAP_DAC_OVERRIDE);
+		 * the missing path and the directory stand in for it. */
+		if (i == 460 && geteuid() != 0)
+			add_special("unreadable", K_UNREADABLE, -EACCES);
 	}
 	snprintf(path, sizeof(path), "%s/subdir", g_dir);
 	if (mkdir(path, 0755) < 0) {
@@ -244,6 +254,12 @@ static void prepare_special(struct tfile *t)
 		break;
 	case K_TRUNCATED:
 		make_file(t, t->path, 300000, t->seed);
+		break;
+	case K_UNREADABLE:
+		unlink(t->path);	/* mode 000 from the previous run */
+		make_file(t, t->path, 1000, t->seed);
+		if (chmod(t->path, 0) < 0)
+			perror(t->path);
 		break;
 	case K_OK:
 	case K_MISSING:
@@ -296,6 +312,7 @@ static void change_special(struct tfile *t)
 	case K_MISSING:
 	case K_DIR:
 	case K_TOUCHED:
+	case K_UNREADABLE:
 		break;
 	}
 }
@@ -405,7 +422,7 @@ static void check_delivery(struct run *ru, struct rbuf *b)
 			      t->path, (unsigned long long)(b->off + b->len),
 			      (unsigned long long)t->size);
 		if (t->kind == K_MISSING || t->kind == K_DELETED ||
-		    t->kind == K_DIR)
+		    t->kind == K_DIR || t->kind == K_UNREADABLE)
 			CHECK(b->off == 0 && b->len == 0,
 			      "%s: %s: error buffer off %llu len %u", ru->name,
 			      t->path, (unsigned long long)b->off, b->len);
@@ -849,7 +866,8 @@ static void test_cache(void)
 		}
 		CHECK(ret == 1 && h == t.hash, "%s: content", modes[m].name);
 		after = resident_permille(path);
-		printf("%-28s resident before %3d.%d%% after %5.1f%%  mode: %s\n",
+		printf("%-28s resident before %3d.%d%% after %5.1f%%  "
+		       "mode: %s\n",
 		       modes[m].name, before / 10, before % 10, after / 10.0,
 		       reader_mode(r));
 		if (before > 100) {
@@ -896,16 +914,20 @@ int main(void)
 		{ "pread spare/direct", READER_F_NO_URING |
 		  READER_F_SPARE_CACHE | READER_F_NO_DONTCACHE },
 	};
+	/* all: every mode; else uring, uring spare/direct, pread spare. */
 	static const struct {
 		uint32_t buf_size, nbufs, hold;
+		int all;
 	} pools[] = {
-		{ 65536, 4, 3 },	/* pool far smaller than "big" */
-		{ 1u << 20, 16, 8 },	/* the defaults */
-		{ 10000, 3, 2 },	/* not 4096-aligned: no O_DIRECT */
-		{ 4096, 1, 0 },		/* one buffer: strictly serial */
+		{ 65536, 4, 3, 1 },	/* pool far smaller than "big" */
+		{ 1u << 20, 16, 8, 1 },	/* the defaults */
+		{ 10000, 3, 2, 0 },	/* not 4096-aligned: no O_DIRECT */
+		{ 4096, 1, 0, 0 },	/* one buffer: strictly serial */
 	};
 	char name[96];
 
+	/* Line by line, so a log cut short by a timeout shows where. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	snprintf(g_dir, sizeof(g_dir), "/tmp/sv_test_reader_XXXXXX");
 	if (!mkdtemp(g_dir)) {
 		perror("mkdtemp");
@@ -922,6 +944,9 @@ int main(void)
 				.flags = modes[m].flags,
 			};
 
+			if (!pools[p].all && m != 0 && m != 2 && m != 5)
+				continue;
+
 			snprintf(name, sizeof(name), "%ux%u %s",
 				 pools[p].nbufs, pools[p].buf_size,
 				 modes[m].name);
@@ -934,6 +959,9 @@ int main(void)
 		struct reader_opts o = { .buf_size = 4096, .nbufs = 256,
 					 .flags = modes[m].flags };
 
+		/* uring, uring O_DIRECT (two descriptors a file), pread. */
+		if (m != 0 && m != 2 && m != 4)
+			continue;
 		snprintf(name, sizeof(name), "256x4096 %s", modes[m].name);
 		run_one(name, &o, 8, 1);
 	}

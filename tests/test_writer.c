@@ -625,6 +625,7 @@ int main(void)
 	char cmd[128];
 	int fds;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	snprintf(g_dir, sizeof(g_dir), "/tmp/sv_test_writer_XXXXXX");
 	if (!mkdtemp(g_dir)) {
 		perror("mkdtemp");
