@@ -431,7 +431,14 @@ static int open_repo(const struct args *a, struct repo **r)
 
 static void print_json(json_t *j)
 {
-	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	char *s;
+
+	if (!j) {
+		/* A json_pack format/argument mismatch: a bug, say so. */
+		log_err("internal error: cannot build the JSON summary");
+		return;
+	}
+	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 
 	if (s)
 		printf("%s\n", s);
@@ -1054,7 +1061,7 @@ static int cmd_check(struct args *a)
 	if (a->json) {
 		print_json(json_pack(
 			"{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-			" s:I, s:I, s:I, s:b}",
+			" s:I, s:I, s:b}",
 			"command", "check", "read_data", a->read_data,
 			"snapshots", (json_int_t)res.snapshots, "packs",
 			(json_int_t)res.packs, "blobs", (json_int_t)res.blobs,

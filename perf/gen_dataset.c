@@ -3323,7 +3323,7 @@ struct vstate {
 
 static bool seen_add(struct vstate *v, uint64_t dev, uint64_t ino)
 {
-	uint64_t key = (dev * 0x9e3779b97f4a7c15ULL) ^ ino ^ 1;
+	uint64_t key = ((dev * 0x9e3779b97f4a7c15ULL) ^ ino) | 1;
 	size_t i;
 
 	if (v->nseen * 2 >= v->capseen) {
