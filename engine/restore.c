@@ -86,6 +86,8 @@ struct rctx {
 	struct obuf *obufs;
 	size_t nrange_bufs, nobufs;
 	size_t files_left;
+	uint32_t *ready;          /* files whose last chunk is done */
+	size_t nready;
 	struct restore_result *res;
 	double t0, last;
 	uint64_t bytes_done;
@@ -383,6 +385,13 @@ static void finish_file(struct rctx *c, struct rfile *rf)
 	c->files_left--;
 }
 
+/* One chunk of rf is finished (written, or given up on). */
+static void chunk_done(struct rctx *c, struct rfile *rf)
+{
+	if (--rf->left == 0)
+		c->ready[c->nready++] = (uint32_t)(rf - c->files);
+}
+
 static void write_done(void *cookie, int res)
 {
 	struct obuf *ob = cookie;
@@ -399,8 +408,8 @@ static void write_done(void *cookie, int res)
 	} else {
 		c->bytes_done += (uint64_t)res;
 	}
-	rf->left--;
 	(void)queue_push(&c->out_pool, ob);
+	chunk_done(c, rf);
 }
 
 static void handle_done(struct rctx *c, struct obuf *ob)
@@ -424,16 +433,16 @@ static void handle_done(struct rctx *c, struct obuf *ob)
 			    !c->io_err)
 				c->io_err = ob->err;
 		}
-		rf->left--;
 		(void)queue_push(&c->out_pool, ob);
+		chunk_done(c, rf);
 		return;
 	}
 	if (open_file(c, rf) ||
 	    writer_write(c->w, rf->h, ob->off, ob->data, ob->len, write_done,
 			 ob)) {
 		file_fail(c, rf, 0);
-		rf->left--;
 		(void)queue_push(&c->out_pool, ob);
+		chunk_done(c, rf);
 	}
 }
 
@@ -526,13 +535,8 @@ static int run(struct rctx *c)
 		ret = writer_poll(c->w, 0);
 		if (ret > 0)
 			progressed = 1;
-		for (size_t i = 0; i < c->nfiles; i++) {
-			struct rfile *rf = &c->files[i];
-
-			if (!rf->done && rf->left == 0 &&
-			    (rf->h >= 0 || rf->failed))
-				finish_file(c, rf);
-		}
+		while (c->nready)
+			finish_file(c, &c->files[c->ready[--c->nready]]);
 		progress(c, 0);
 		if (!progressed) {
 			ob = queue_pop_timed(&c->done, inflight ? 1 : 20);
@@ -617,7 +621,8 @@ static int setup_files(struct rctx *c)
 		c->nfiles++;
 	}
 	c->files_left = c->nfiles;
-	return 0;
+	c->ready = calloc(c->nfiles + 1, sizeof(*c->ready));
+	return c->ready ? 0 : -ENOMEM;
 }
 
 /* Symlinks, then directory modes and mtimes (deepest first). */
@@ -771,6 +776,7 @@ out:
 	for (size_t i = 0; i < c->nfiles; i++)
 		free(c->files[i].path);
 	free(c->files);
+	free(c->ready);
 	free(c->refs);
 	free(c->ranges);
 	index_destroy(c->idx);

@@ -1191,6 +1191,7 @@ static void emit_row(struct sw *w, const uint8_t *ck, size_t cklen,
 	size = w->raw_pos - start;
 	w->prev_row = size;
 	w->rows++;
+	w->cells += ncells;
 	w->part_cells += ncells;
 	if (!cklen)
 		return;
@@ -1363,12 +1364,11 @@ static uint8_t *cell_text_ts(struct sw *w, uint8_t *p, uint32_t lo,
 	return put_mem(p, corpus_slice(&w->r, n), n);
 }
 
-static uint8_t *put_timeuuid(struct sw *w, uint8_t *p, uint64_t us,
-			     unsigned client)
+/* A version-1 UUID for time us (microseconds) from one of 8 clients. */
+static uint8_t *put_timeuuid(uint8_t *p, uint64_t us, unsigned client)
 {
 	uint64_t t = us * 10 + 0x01B21DD213814000ULL, c = client_ids[client];
 
-	(void)w;
 	p = put_be32(p, (uint32_t)t);
 	p = put_be16(p, (uint16_t)(t >> 32));
 	p = put_be16(p, (uint16_t)(((t >> 48) & 0x0fff) | 0x1000));
@@ -1504,7 +1504,7 @@ static void part_orders(struct sw *w)
 
 		p = row_ts(w, p, 4000);
 		/* Clustering is DESC: newest order first. */
-		put_timeuuid(w, ck, w->min_ts + (w->ts - w->min_ts) / 2 +
+		put_timeuuid(ck, w->min_ts + (w->ts - w->min_ts) / 2 +
 				    (uint64_t)(n - i) * 7200000000ULL,
 			     client);
 		p = cell_str(p, cur);
@@ -1653,7 +1653,7 @@ static void part_sessions(struct sw *w)
 	uint64_t start, expires;
 
 	/* Time-based session ids, issued in order by a few app servers. */
-	put_timeuuid(w, key, w->min_ts + next_id(w) * 1000, rng_below(r, 3));
+	put_timeuuid(key, w->min_ts + next_id(w) * 1000, rng_below(r, 3));
 	part_begin(w, key, 16);
 	start = w->ts / 1000 - rng_below(r, 3600000);
 	expires = start + 86400000ULL * rng_range(r, 1, 30);
@@ -1722,7 +1722,7 @@ static void part_messages(struct sw *w)
 
 		p = row_ts(w, p, 100);
 		ts -= rng_range(r, 1000, 600000) * 1000ULL;
-		put_timeuuid(w, ck, ts, client);
+		put_timeuuid(ck, ts, client);
 		p = cell_be32(p, rng_below(r, 8) ? 0 : rng_range(r, 1, 4));
 		p = cell_text(w, p, 4, rng_below(r, 6) ? 160 : 900);
 		p = cell_fixed(p, rng_below(r, 10) ? "\0" : "\1", 1);
@@ -2276,7 +2276,8 @@ static int run_jobs(struct ctx *c)
 	unsigned n = SV_MIN(c->nthreads, SV_ARRAY_SIZE(th)), started = 0;
 	int err = 0;
 
-	qsort(c->jobs, c->njobs, sizeof(*c->jobs), cmp_job_size);
+	if (c->njobs)
+		qsort(c->jobs, c->njobs, sizeof(*c->jobs), cmp_job_size);
 	atomic_store(&c->next_job, 0);
 	for (unsigned i = 0; i < n; i++) {
 		if (pthread_create(&th[i], NULL, worker, c) != 0)
@@ -2632,7 +2633,7 @@ static int list_dir(const char *dir, char want, struct names *out)
 		}
 	}
 	closedir(d);
-	if (!err)
+	if (!err && out->n)
 		qsort(out->v, out->n, sizeof(*out->v), cmp_str);
 	return err;
 }
@@ -2878,7 +2879,8 @@ static int snapshot_table(struct ctx *c, struct table *t, const char *tag)
 		goto out;
 
 	/* manifest.json: the Data.db of each SSTable, by generation. */
-	qsort(gens, ngens, sizeof(*gens), cmp_u32);
+	if (ngens)
+		qsort(gens, ngens, sizeof(*gens), cmp_u32);
 	err = dbuf_put(&out, "{\"files\":[", 10);
 	for (size_t i = 0; i < ngens && !err; i++) {
 		int l = snprintf(e, sizeof(e), "%s\"nb-%" PRIu32 "-big-Data.db\"",
@@ -3248,7 +3250,8 @@ static int day2(struct ctx *c, struct removal **rm, size_t *nrm,
 		struct job *j;
 
 		rng_init(&r, mix3(c->global_seed, 0xda2, t->idhash ^ t->max_gen));
-		qsort(lv[ti], n, sizeof(**lv), cmp_live_size);
+		if (n)
+			qsort(lv[ti], n, sizeof(**lv), cmp_live_size);
 		/* One size-tiered compaction over similar, smaller SSTables. */
 		k = (size_t)((double)n * (0.20 + 0.10 * rng_unit(&r)) + 0.5);
 		if (n >= 3 && k < 2)
@@ -3323,8 +3326,11 @@ struct vstate {
 
 static bool seen_add(struct vstate *v, uint64_t dev, uint64_t ino)
 {
-	uint64_t key = ((dev * 0x9e3779b97f4a7c15ULL) ^ ino) | 1;
+	uint64_t key = (dev * 0x9e3779b97f4a7c15ULL) ^ ino;
 	size_t i;
+
+	if (!key) /* 0 marks an empty slot */
+		key = ~0ULL;
 
 	if (v->nseen * 2 >= v->capseen) {
 		size_t cap = v->capseen ? v->capseen * 2 : 1024;
