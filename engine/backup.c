@@ -26,6 +26,7 @@
 #include "engine/blob.h"
 #include "engine/cassandra.h"
 #include "engine/index.h"
+#include "engine/maint.h"
 #include "engine/pack.h"
 #include "engine/queue.h"
 #include "engine/sstable.h"
@@ -517,7 +518,7 @@ int backup_run(struct repo *r, const struct backup_opts *o,
 	unsigned threads = o->threads, started = 0;
 	int packer_started = 0, ret;
 	size_t nidx = 0;
-	char hostname[256] = "";
+	char hostname[256] = "", marker[128] = "";
 
 	memset(res, 0, sizeof(*res));
 	if (!c)
@@ -529,6 +530,13 @@ int backup_run(struct repo *r, const struct backup_opts *o,
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 		threads = n > 0 ? (unsigned)n : 1;
+	}
+	/* The marker goes up before the index is read: a prune that deletes
+	 * packs waits for every backup that may have seen the old index. */
+	ret = maint_marker_create(r, marker);
+	if (ret) {
+		log_err("cannot write backup marker: %s", r->up->errbuf);
+		goto out;
 	}
 	ret = index_create(&c->idx);
 	if (!ret)
@@ -714,6 +722,11 @@ out:
 		res->stats = s->stats;
 		res->packs = packer_stats(c->packer)->packs;
 	}
+	if (marker[0])
+		maint_marker_remove(r, marker);
+	if (rd)
+		snprintf(res->io_mode, sizeof(res->io_mode), "%s",
+			 reader_mode(rd));
 	res->warnings = c->warnings;
 	res->damaged_sources = c->damaged;
 	if (!ret && o->keep_snapshot) {

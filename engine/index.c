@@ -27,6 +27,7 @@ struct ientry {
 	uint32_t raw_len;
 	uint8_t codec;
 	uint8_t state;
+	uint8_t marked;          /* prune's mark bit: 1 bit of the padding */
 };
 
 struct ipack {
@@ -288,6 +289,46 @@ size_t index_nentries(struct index *x)
 	return x->committed;
 }
 
+int index_mark(struct index *x, const uint8_t id[SV_ID_LEN],
+	       uint32_t raw_len)
+{
+	struct ientry *e;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&x->lock);
+	e = probe(x, id, raw_len);
+	if (e->state == ST_COMMITTED) {
+		ret = !e->marked;
+		e->marked = 1;
+	}
+	pthread_mutex_unlock(&x->lock);
+	return ret;
+}
+
+int index_foreach_marked(struct index *x,
+			 int (*cb)(void *arg, const struct pack_entry *e,
+				   uint32_t pack, int marked),
+			 void *arg)
+{
+	for (size_t i = 0; i < x->cap; i++) {
+		struct ientry *ie = &x->tab[i];
+		struct pack_entry e;
+		int ret;
+
+		if (ie->state != ST_COMMITTED)
+			continue;
+		memcpy(e.id, ie->id, SV_ID_LEN);
+		e.off = ie->off;
+		e.stored_len = ie->stored_len;
+		e.raw_len = ie->raw_len;
+		e.codec = ie->codec;
+		ret = cb(arg, &e, ie->pack, ie->marked);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int index_foreach(struct index *x,
 		  int (*cb)(void *arg, const struct pack_entry *e,
 			    uint32_t pack),
@@ -391,6 +432,13 @@ static int load_one(void *arg, const char *name, uint64_t size,
 	}
 	c->n++;
 	return 0;
+}
+
+int index_load_one(struct index *x, struct repo *r, const char *name)
+{
+	struct load_ctx c = { x, r, 0, 0, 0 };
+
+	return load_one(&c, name, 0, 0);
 }
 
 int index_load(struct index *x, struct repo *r, int tolerate_damage,

@@ -61,6 +61,11 @@ void index_destroy(struct index *x);
 int index_load(struct index *x, struct repo *r, int tolerate_damage,
 	       size_t *nobjs) SV_MUST_CHECK;
 
+/* Load one index object by name (packs added as not new).
+ * Return: 0, -EBADMSG, -errno. */
+int index_load_one(struct index *x, struct repo *r,
+		   const char *name) SV_MUST_CHECK;
+
 /*
  * Claim a chunk for storage. Return: 1 if the caller must store it (it is
  * now pending), 0 if it is already committed or pending, -ENOMEM.
@@ -87,6 +92,20 @@ size_t index_npacks(struct index *x);
 const uint8_t *index_pack_oid(struct index *x, uint32_t pack);
 uint64_t index_pack_size(struct index *x, uint32_t pack);
 size_t index_nentries(struct index *x);
+
+/*
+ * Prune's mark phase: set the mark bit of a committed entry. Marking costs
+ * no memory beyond the entry itself (a bitmap per index entry, not a set
+ * of ids). Return: 1 newly marked, 0 already marked, -ENOENT not committed.
+ */
+int index_mark(struct index *x, const uint8_t id[SV_ID_LEN],
+	       uint32_t raw_len) SV_MUST_CHECK;
+
+/* Visit every committed entry with its mark bit. */
+int index_foreach_marked(struct index *x,
+			 int (*cb)(void *arg, const struct pack_entry *e,
+				   uint32_t pack, int marked),
+			 void *arg);
 
 /* Visit every committed entry (check uses it). */
 int index_foreach(struct index *x,

@@ -8,11 +8,13 @@
  *   3 repository or key error, 4 storage or IO error, 5 data damage found.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -23,6 +25,7 @@
 #include "engine/backup.h"
 #include "engine/cassandra.h"
 #include "engine/check.h"
+#include "engine/maint.h"
 #include "engine/repo.h"
 #include "engine/restore.h"
 #include "engine/snapshot.h"
@@ -45,7 +48,10 @@ enum cmd {
 	C_SNAPSHOTS = 1 << 2,
 	C_RESTORE = 1 << 3,
 	C_CHECK = 1 << 4,
-	C_ALL = 0xff,
+	C_FORGET = 1 << 5,
+	C_PRUNE = 1 << 6,
+	C_KEY = 1 << 7,
+	C_ALL = 0xffff,
 };
 
 enum opt_id {
@@ -54,7 +60,10 @@ enum opt_id {
 	O_READ_DATA, O_LAYOUT, O_ZSTD_LEVEL, O_NO_FSYNC, O_SNAPSHOT,
 	O_INCREMENTAL, O_SNAPSHOT_CMD, O_YAML, O_KEYSPACE, O_TABLE, O_EXCLUDE,
 	O_INCLUDE_SYSTEM, O_SCHEMA_FILE, O_DC, O_RACK, O_HOST_ID,
-	O_CLEAR_INCR, O_CLEAR_SNAP, O_AT, O_OWNER, O_HELP = 'h',
+	O_CLEAR_INCR, O_CLEAR_SNAP, O_AT, O_OWNER, O_KEEP_LAST, O_KEEP_DAILY,
+	O_KEEP_WEEKLY, O_KEEP_MONTHLY, O_GROUP_BY, O_DRY_RUN, O_REPACK,
+	O_GRACE, O_MAX_WAIT, O_NEW_PASS, O_NEW_KEYFILE, O_PASS_CMD, O_KEYFILE,
+	O_HELP = 'h',
 	O_VERBOSE = 'v', O_QUIET = 'q',
 };
 
@@ -71,6 +80,35 @@ static const struct opt opts[] = {
 	  "repository location: a directory (or $SSTVAULT_REPO)" },
 	{ "password-file", O_PASSFILE, 1, C_ALL, "FILE",
 	  "read the passphrase from FILE (or $SSTVAULT_PASSWORD_FILE)" },
+	{ "password-command", O_PASS_CMD, 1, C_ALL, "CMD",
+	  "read the passphrase from CMD's output, e.g. a secret manager "
+	  "(or $SSTVAULT_PASSWORD_COMMAND)" },
+	{ "key-file", O_KEYFILE, 1, C_ALL, "FILE",
+	  "open with a key file instead of a passphrase (must not be "
+	  "readable by other users)" },
+	{ "keep-last", O_KEEP_LAST, 1, C_FORGET, "N",
+	  "keep the N newest snapshots of each group" },
+	{ "keep-daily", O_KEEP_DAILY, 1, C_FORGET, "N",
+	  "keep the newest snapshot of each of the last N days" },
+	{ "keep-weekly", O_KEEP_WEEKLY, 1, C_FORGET, "N",
+	  "keep the newest snapshot of each of the last N ISO weeks" },
+	{ "keep-monthly", O_KEEP_MONTHLY, 1, C_FORGET, "N",
+	  "keep the newest snapshot of each of the last N months" },
+	{ "group-by", O_GROUP_BY, 1, C_FORGET, "node|cluster",
+	  "apply the rules per node and backup type (default) or per "
+	  "cluster and type" },
+	{ "dry-run", O_DRY_RUN, 0, C_FORGET | C_PRUNE, NULL,
+	  "only show what would be removed" },
+	{ "repack-threshold", O_REPACK, 1, C_PRUNE, "FRACTION",
+	  "repack packs whose unused share exceeds FRACTION (default 0.3)" },
+	{ "grace", O_GRACE, 1, C_PRUNE, "DURATION",
+	  "never delete objects younger than this (default 24h; s/m/h/d)" },
+	{ "max-wait", O_MAX_WAIT, 1, C_PRUNE, "DURATION",
+	  "wait at most this long for running backups (default 1h)" },
+	{ "new-password-file", O_NEW_PASS, 1, C_KEY, "FILE",
+	  "key add/passwd: the new passphrase" },
+	{ "new-key-file", O_NEW_KEYFILE, 1, C_KEY, "FILE",
+	  "key add: a key file (created with 32 random bytes if missing)" },
 	{ "data-dir", O_DATADIR, 1, C_BACKUP, "DIR",
 	  "directory to back up; repeat for several (JBOD)" },
 	{ "tag", O_TAG, 1, C_BACKUP, "TAG", "label stored with the snapshot" },
@@ -93,7 +131,7 @@ static const struct opt opts[] = {
 	  "system_virtual_schema" },
 	{ "schema-file", O_SCHEMA_FILE, 1, C_BACKUP, "FILE",
 	  "store this schema (cqlsh -e 'DESC SCHEMA') with the backup" },
-	{ "node", O_NODE, 1, C_BACKUP | C_RESTORE, "NAME",
+	{ "node", O_NODE, 1, C_BACKUP | C_RESTORE | C_FORGET, "NAME",
 	  "backup: node name (default: host name); restore: node to "
 	  "restore, repeatable, or 'all'" },
 	{ "cluster", O_CLUSTER, 1, C_BACKUP, "NAME",
@@ -163,6 +201,14 @@ static const struct cmdinfo cmds[] = {
 	{ "check", C_CHECK, "check [--read-data]",
 	  "Verify the repository's structure, and with --read-data every "
 	  "blob." },
+	{ "forget", C_FORGET, "forget --keep-last N [--keep-daily N ...]",
+	  "Remove snapshots that no retention rule keeps (data goes with "
+	  "prune)." },
+	{ "prune", C_PRUNE, "prune [--grace 24h] [--dry-run]",
+	  "Delete data no snapshot references; safe while backups run." },
+	{ "key", C_KEY, "key list|add|remove ID|passwd",
+	  "Manage the key slots that open the repository; data is never "
+	  "re-encrypted." },
 };
 
 struct args {
@@ -178,6 +224,11 @@ struct args {
 	const char *excludes[CASS_MAX_FILTERS], *nodes[CASS_MAX_FILTERS];
 	size_t nkeyspaces, ntables, nexcludes, nnodes;
 	int incremental, include_system, clear_incr, clear_snap;
+	int keep_last, keep_daily, keep_weekly, keep_monthly, dry_run;
+	int group_cluster;
+	double repack;
+	int64_t grace_s, max_wait_s;
+	const char *new_pass, *new_keyfile, *pass_cmd, *keyfile;
 	const char *positional[8];
 	size_t npos;
 	int json, force, read_data, no_uring, keep_cache, no_fsync;
@@ -220,6 +271,28 @@ static void usage(FILE *out, const struct cmdinfo *c)
 				 opts[i].arg ? opts[i].arg : "");
 		fprintf(out, "  %-30s %s\n", left, opts[i].help);
 	}
+}
+
+/* "90", "90s", "30m", "6h", "2d" -> seconds. */
+static int parse_duration(const char *s, int64_t *out)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	int64_t mul = 1;
+
+	if (end == s || v < 0)
+		return -EINVAL;
+	switch (*end) {
+	case '\0': case 's': break;
+	case 'm': mul = 60; break;
+	case 'h': mul = 3600; break;
+	case 'd': mul = 86400; break;
+	default: return -EINVAL;
+	}
+	if (*end && end[1])
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -272,6 +345,58 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case O_INCLUDE_SYSTEM: a->include_system = 1; break;
 		case O_CLEAR_INCR: a->clear_incr = 1; break;
 		case O_CLEAR_SNAP: a->clear_snap = 1; break;
+		case O_DRY_RUN: a->dry_run = 1; break;
+		case O_NEW_PASS: a->new_pass = optarg; break;
+		case O_NEW_KEYFILE: a->new_keyfile = optarg; break;
+		case O_PASS_CMD: a->pass_cmd = optarg; break;
+		case O_KEYFILE: a->keyfile = optarg; break;
+		case O_GROUP_BY:
+			if (strcmp(optarg, "node") && strcmp(optarg, "cluster")) {
+				log_err("--group-by: node or cluster");
+				return -EINVAL;
+			}
+			a->group_cluster = !strcmp(optarg, "cluster");
+			break;
+		case O_KEEP_LAST:
+		case O_KEEP_DAILY:
+		case O_KEEP_WEEKLY:
+		case O_KEEP_MONTHLY: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v < 0 || v > 1000000) {
+				log_err("--%s: expected a count, got '%s'",
+					o->name, optarg);
+				return -EINVAL;
+			}
+			*(c == O_KEEP_LAST ? &a->keep_last :
+			  c == O_KEEP_DAILY ? &a->keep_daily :
+			  c == O_KEEP_WEEKLY ? &a->keep_weekly :
+			  &a->keep_monthly) = (int)v;
+			break;
+		}
+		case O_REPACK: {
+			char *end;
+
+			a->repack = strtod(optarg, &end);
+			if (*end || a->repack < 0 || a->repack > 1) {
+				log_err("--repack-threshold: 0..1");
+				return -EINVAL;
+			}
+			break;
+		}
+		case O_GRACE:
+		case O_MAX_WAIT: {
+			int64_t v;
+
+			if (parse_duration(optarg, &v)) {
+				log_err("--%s: expected a duration like 30m, 6h "
+					"or 2d, got '%s'", o->name, optarg);
+				return -EINVAL;
+			}
+			*(c == O_GRACE ? &a->grace_s : &a->max_wait_s) = v;
+			break;
+		}
 		case O_KEYSPACE:
 		case O_TABLE:
 		case O_EXCLUDE: {
@@ -348,36 +473,117 @@ static int parse_args(int argc, char **argv, struct args *a)
 		a->repo = getenv("SSTVAULT_REPO");
 	if (!a->passfile)
 		a->passfile = getenv("SSTVAULT_PASSWORD_FILE");
+	if (!a->pass_cmd)
+		a->pass_cmd = getenv("SSTVAULT_PASSWORD_COMMAND");
 	return 0;
 }
 
-/* Read the passphrase; one trailing newline is not part of it. */
-static int read_pass(const struct args *a, char **pass, size_t *len)
+/* Strip one trailing newline (and CR): not part of the secret. */
+static int trim_secret(const char *what, char *pass, size_t *len)
 {
-	int ret;
-
-	if (!a->passfile) {
-		log_err("no passphrase: use --password-file FILE or set "
-			"SSTVAULT_PASSWORD_FILE");
-		return -EINVAL;
-	}
-	ret = util_read_file(a->passfile, 4096, pass, len);
-	if (ret) {
-		log_err("cannot read password file %s: %s", a->passfile,
-			ret == -E2BIG ? "larger than 4 KiB" : strerror(-ret));
-		return ret;
-	}
-	if (*len && (*pass)[*len - 1] == '\n')
-		(*pass)[--*len] = '\0';
-	if (*len && (*pass)[*len - 1] == '\r')
-		(*pass)[--*len] = '\0';
+	if (*len && pass[*len - 1] == '\n')
+		pass[--*len] = '\0';
+	if (*len && pass[*len - 1] == '\r')
+		pass[--*len] = '\0';
 	if (*len == 0) {
-		log_err("password file %s is empty", a->passfile);
-		free(*pass);
-		*pass = NULL;
+		log_err("%s gave an empty passphrase", what);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* A secret file must not be readable by other users. */
+static int check_private(const char *path, int refuse)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return 0;   /* reading it reports the error */
+	if (!(st.st_mode & 077))
+		return 0;
+	if (refuse) {
+		log_err("key file %s can be read by other users (mode %04o); "
+			"refusing to use it: run 'chmod 600 %s'", path,
+			(unsigned)(st.st_mode & 07777), path);
+		return -EINVAL;
+	}
+	log_warn("password file %s can be read by other users (mode %04o); "
+		 "run 'chmod 600 %s'", path, (unsigned)(st.st_mode & 07777),
+		 path);
+	return 0;
+}
+
+static int read_secret_file(const char *path, int keyfile, char **pass,
+			    size_t *len)
+{
+	int ret = check_private(path, keyfile);
+
+	if (ret)
+		return ret;
+	ret = util_read_file(path, 4096, pass, len);
+	if (ret) {
+		log_err("cannot read %s %s: %s", keyfile ? "key file" :
+			"password file", path, ret == -E2BIG ?
+			"larger than 4 KiB" : strerror(-ret));
+		return ret == -ENOENT || ret == -E2BIG ? -EINVAL : ret;
+	}
+	ret = trim_secret(path, *pass, len);
+	if (ret) {
+		free(*pass);
+		*pass = NULL;
+	}
+	return ret;
+}
+
+/* Run a command and take its standard output as the passphrase. */
+static int read_secret_command(const char *cmd, char **pass, size_t *len)
+{
+	FILE *p = popen(cmd, "r");
+	char *buf = calloc(1, 4097);
+	size_t n = 0;
+	int st, ret;
+
+	*pass = NULL;
+	if (!p || !buf) {
+		free(buf);
+		if (p)
+			pclose(p);
+		log_err("cannot run --password-command");
+		return -EINVAL;
+	}
+	n = fread(buf, 1, 4096, p);
+	st = pclose(p);
+	if (st != 0) {
+		util_wipe(buf, 4097);
+		free(buf);
+		/* The command line may hold secrets: do not echo it. */
+		log_err("--password-command exited with status %d", st);
+		return -EINVAL;
+	}
+	*len = n;
+	ret = trim_secret("--password-command", buf, len);
+	if (ret) {
+		free(buf);
+		return ret;
+	}
+	*pass = buf;
+	return 0;
+}
+
+/* The secret that opens the repository: key file, command or file. */
+static int read_pass(const struct args *a, char **pass, size_t *len)
+{
+	if (a->keyfile)
+		return read_secret_file(a->keyfile, 1, pass, len);
+	if (a->pass_cmd)
+		return read_secret_command(a->pass_cmd, pass, len);
+	if (!a->passfile) {
+		log_err("no passphrase: use --password-file FILE (or "
+			"SSTVAULT_PASSWORD_FILE), --password-command CMD or "
+			"--key-file FILE");
+		return -EINVAL;
+	}
+	return read_secret_file(a->passfile, 0, pass, len);
 }
 
 static int need_repo(const struct args *a)
@@ -1047,6 +1253,222 @@ out:
 	return ret;
 }
 
+static int cmd_forget(struct args *a)
+{
+	struct forget_opts fo = { 0 };
+	struct forget_result res;
+	struct repo *r = NULL;
+	int ret;
+
+	fo.keep_last = a->keep_last;
+	fo.keep_daily = a->keep_daily;
+	fo.keep_weekly = a->keep_weekly;
+	fo.keep_monthly = a->keep_monthly;
+	fo.node = a->node;
+	fo.group_by_cluster = a->group_cluster;
+	fo.dry_run = a->dry_run;
+	if (!fo.keep_last && !fo.keep_daily && !fo.keep_weekly &&
+	    !fo.keep_monthly) {
+		log_err("forget: give at least one --keep-* rule");
+		return -EINVAL;
+	}
+	ret = open_repo(a, &r);
+	if (ret)
+		return ret;
+	ret = maint_forget(r, &fo, &res);
+	if (a->json)
+		print_json(json_pack("{s:s, s:I, s:I, s:I, s:b, s:b}", "command",
+				     "forget", "kept", (json_int_t)res.kept,
+				     "removed", (json_int_t)res.removed,
+				     "groups", (json_int_t)res.groups,
+				     "dry_run", a->dry_run, "ok", ret == 0));
+	else if (!ret)
+		log_msg("forget: %llu snapshot(s) %s, %llu kept; run 'sstvault "
+			"prune' to free their data",
+			(unsigned long long)res.removed,
+			a->dry_run ? "would be removed" : "removed",
+			(unsigned long long)res.kept);
+	repo_close(r);
+	return ret;
+}
+
+static int cmd_prune(struct args *a)
+{
+	struct prune_opts po = { 0 };
+	struct prune_result res;
+	struct repo *r = NULL;
+	char b[32];
+	int ret;
+
+	po.repack_threshold = a->repack > 0 ? a->repack : 0.3;
+	po.grace_s = a->grace_s >= 0 ? a->grace_s : 24 * 3600;
+	po.wait_s = a->max_wait_s ? a->max_wait_s : 3600;
+	po.dry_run = a->dry_run;
+	po.progress = util_verbosity >= 0 && !a->json;
+	ret = open_repo(a, &r);
+	if (ret)
+		return ret;
+	ret = maint_prune(r, &po, &res);
+	util_fmt_bytes(b, sizeof(b), res.bytes_deleted);
+	if (a->json)
+		print_json(json_pack(
+			"{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+			" s:I, s:I, s:I, s:b, s:b}",
+			"command", "prune", "packs_before",
+			(json_int_t)res.packs_before, "packs_after",
+			(json_int_t)res.packs_after, "packs_deleted",
+			(json_int_t)res.packs_deleted, "bytes_deleted",
+			(json_int_t)res.bytes_deleted, "packs_repacked",
+			(json_int_t)res.packs_repacked, "blobs_repacked",
+			(json_int_t)res.blobs_repacked, "bytes_repacked",
+			(json_int_t)res.bytes_repacked, "unreferenced_deleted",
+			(json_int_t)res.unreferenced_deleted, "index_before",
+			(json_int_t)res.index_before, "index_after",
+			(json_int_t)res.index_after, "uploads_aborted",
+			(json_int_t)res.uploads_aborted, "packs_kept_young",
+			(json_int_t)res.packs_kept_young, "dry_run",
+			a->dry_run, "ok", ret == 0));
+	else if (!ret && !a->dry_run)
+		log_msg("prune: deleted %llu of %llu pack(s) (%s), repacked "
+			"%llu, %llu unreferenced; index objects %llu -> %llu",
+			(unsigned long long)res.packs_deleted,
+			(unsigned long long)res.packs_before, b,
+			(unsigned long long)res.packs_repacked,
+			(unsigned long long)res.unreferenced_deleted,
+			(unsigned long long)res.index_before,
+			(unsigned long long)res.index_after);
+	repo_close(r);
+	return ret == -EBUSY ? -EAGAIN : ret;
+}
+
+/* Create a key file with 32 random bytes (base64) if it does not exist. */
+static int ensure_keyfile(const char *path)
+{
+	uint8_t raw[32];
+	char *b64;
+	FILE *f;
+	int fd;
+
+	if (access(path, F_OK) == 0)
+		return 0;
+	if (util_random(raw, sizeof(raw)))
+		return -EIO;
+	b64 = util_b64enc(raw, sizeof(raw));
+	util_wipe(raw, sizeof(raw));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!b64 || !f) {
+		log_err("cannot create key file %s: %s", path, strerror(errno));
+		if (fd >= 0 && !f)
+			close(fd);
+		free(b64);
+		return -EINVAL;
+	}
+	fprintf(f, "%s\n", b64);
+	util_wipe(b64, strlen(b64));
+	free(b64);
+	if (fclose(f))
+		return -EIO;
+	log_msg("created key file %s (keep it safe and private)", path);
+	return 0;
+}
+
+static int cmd_key(struct args *a)
+{
+	const char *sub = a->npos ? a->positional[0] : "list";
+	struct repo_slot slots[64];
+	struct repo *r = NULL;
+	char errbuf[512], id[2 * SV_OID_LEN + 1], *np = NULL;
+	size_t n = 0, nplen = 0;
+	int ret;
+
+	if (strcmp(sub, "list") && strcmp(sub, "add") && strcmp(sub, "remove") &&
+	    strcmp(sub, "passwd")) {
+		log_err("key: unknown action '%s' (list, add, remove, passwd)",
+			sub);
+		return -EINVAL;
+	}
+	if (!strcmp(sub, "remove") && a->npos != 2) {
+		log_err("key remove: give the key id (see 'sstvault key list')");
+		return -EINVAL;
+	}
+	if (!strcmp(sub, "add") || !strcmp(sub, "passwd")) {
+		if (!!a->new_pass == !!a->new_keyfile ||
+		    (a->new_keyfile && !strcmp(sub, "passwd"))) {
+			log_err("key %s: give --new-password-file FILE%s", sub,
+				strcmp(sub, "add") ? "" :
+				" or --new-key-file FILE");
+			return -EINVAL;
+		}
+		if (a->new_keyfile && ensure_keyfile(a->new_keyfile))
+			return -EINVAL;
+		ret = read_secret_file(a->new_keyfile ? a->new_keyfile :
+				       a->new_pass, !!a->new_keyfile, &np,
+				       &nplen);
+		if (ret)
+			return ret;
+	}
+	ret = open_repo(a, &r);
+	if (ret)
+		goto out;
+	if (!strcmp(sub, "list")) {
+		json_t *arr = json_array();
+
+		ret = repo_list_slots(r, slots, SV_ARRAY_SIZE(slots), &n);
+		for (size_t i = 0; !ret && i < n; i++) {
+			if (a->json)
+				json_array_append_new(arr, json_pack(
+					"{s:s, s:s, s:s, s:b}", "id",
+					slots[i].id, "kind", slots[i].kind,
+					"created", slots[i].created, "current",
+					slots[i].current));
+			else
+				printf("%s %-10.10s %-10s %s\n",
+				       slots[i].current ? "*" : " ",
+				       slots[i].id, slots[i].kind,
+				       slots[i].created);
+		}
+		if (a->json)
+			print_json(arr);
+		else
+			json_decref(arr);
+		goto out;
+	}
+	if (!strcmp(sub, "remove")) {
+		ret = repo_remove_slot(r, a->positional[1], errbuf);
+		if (ret)
+			log_err("%s", errbuf);
+		else
+			log_msg("removed key %s", a->positional[1]);
+		goto out;
+	}
+	ret = repo_add_slot_kind(r, np, nplen,
+				 a->new_keyfile ? "keyfile" : "passphrase", id);
+	if (ret) {
+		log_err("cannot add key: %s", r->up->errbuf);
+		goto out;
+	}
+	log_msg("added key %.8s (%s)", id, a->new_keyfile ? "key file" :
+		"passphrase");
+	if (!strcmp(sub, "passwd")) {
+		/* The new slot is durable; only now drop the old one. */
+		ret = repo_remove_slot(r, r->slot, errbuf);
+		if (ret)
+			log_err("%s", errbuf);
+		else
+			log_msg("removed old key %.8s", r->slot);
+	}
+	if (a->json)
+		print_json(json_pack("{s:s, s:s, s:s}", "command", "key",
+				     "added", id, "action", sub));
+out:
+	if (np)
+		util_wipe(np, nplen);
+	free(np);
+	repo_close(r);
+	return ret;
+}
+
 static int cmd_check(struct args *a)
 {
 	struct check_result res;
@@ -1093,7 +1515,7 @@ static int cmd_check(struct args *a)
 
 int main(int argc, char **argv)
 {
-	struct args a = { 0 };
+	struct args a = { .grace_s = -1 };
 	int ret;
 
 	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||
@@ -1123,6 +1545,9 @@ int main(int argc, char **argv)
 	case C_SNAPSHOTS: ret = cmd_snapshots(&a); break;
 	case C_RESTORE: ret = cmd_restore(&a); break;
 	case C_CHECK: ret = cmd_check(&a); break;
+	case C_FORGET: ret = cmd_forget(&a); break;
+	case C_PRUNE: ret = cmd_prune(&a); break;
+	case C_KEY: ret = cmd_key(&a); break;
 	default: ret = -EINVAL; break;
 	}
 	if (ret == 1)

@@ -118,7 +118,7 @@ static json_t *config_json(const struct repo *r, const char *mac)
 
 /* Wrap MK under a passphrase: returns the slot JSON text (caller frees). */
 static char *slot_make(const struct repo *r, const char *pass,
-		       size_t pass_len, const char *slot_hex)
+		       size_t pass_len, const char *slot_hex, const char *kind)
 {
 	uint8_t salt[16], kek[32], nonce[AEAD_NONCE_LEN];
 	uint8_t wrapped[32 + AEAD_OVERHEAD], aad[64];
@@ -144,7 +144,7 @@ static char *slot_make(const struct repo *r, const char *pass,
 	util_fmt_time(now, sizeof(now), util_now_ns());
 	j = json_pack("{s:i, s:s, s:s, s:s, s:{s:s, s:I, s:i, s:i, s:s}, s:s}",
 		      "version", SV_FORMAT_VERSION, "id", slot_hex, "kind",
-		      "passphrase", "created", now, "kdf", "name", "scrypt",
+		      kind, "created", now, "kdf", "name", "scrypt",
 		      "n", (json_int_t)r->params.scrypt_n, "r",
 		      (int)r->params.scrypt_r, "p", (int)r->params.scrypt_p,
 		      "salt", salt64 ? salt64 : "", "wrapped",
@@ -163,13 +163,19 @@ out:
 int repo_add_slot(struct repo *r, const char *pass, size_t pass_len,
 		  char *slot_hex)
 {
+	return repo_add_slot_kind(r, pass, pass_len, "passphrase", slot_hex);
+}
+
+int repo_add_slot_kind(struct repo *r, const char *pass, size_t pass_len,
+		       const char *kind, char *slot_hex)
+{
 	char hex[2 * SV_OID_LEN + 1], name[128], *text;
 	int ret;
 
 	ret = repo_new_oid(hex);
 	if (ret)
 		return ret;
-	text = slot_make(r, pass, pass_len, hex);
+	text = slot_make(r, pass, pass_len, hex, kind);
 	if (!text)
 		return -EIO;
 	snprintf(name, sizeof(name), "keys/%s", hex);
@@ -206,7 +212,8 @@ static int slot_try(struct repo *r, const char *text, size_t len,
 			"n", &n, "r", &rr, "p", &pp, "salt", &salt64,
 			"wrapped", &wrap64))
 		goto out;
-	if (version != SV_FORMAT_VERSION || strcmp(kind, "passphrase") ||
+	if (version != SV_FORMAT_VERSION ||
+	    (strcmp(kind, "passphrase") && strcmp(kind, "keyfile")) ||
 	    strcmp(kdf, "scrypt") || n < 2 || n > (1 << 22) || rr < 1 ||
 	    rr > 64 || pp < 1 || pp > 16)
 		goto out;
@@ -298,6 +305,74 @@ static int config_parse(struct repo *r, const char *text, size_t len,
 	r->params.zstd_level = level;
 	r->params.pack_size = (uint64_t)ps;
 	return 0;
+}
+
+int repo_list_slots(struct repo *r, struct repo_slot *out, size_t max,
+		    size_t *n)
+{
+	struct slot_list *l = calloc(1, sizeof(*l));
+	int ret;
+
+	*n = 0;
+	if (!l)
+		return -ENOMEM;
+	ret = r->up->ops->list(r->up, "keys/", slot_list_cb, l);
+	for (size_t i = 0; !ret && i < l->n && *n < max; i++) {
+		struct repo_slot *s = &out[*n];
+		uint8_t *text = NULL;
+		size_t len;
+		json_t *j;
+		const char *kind = "?", *created = "?";
+
+		memset(s, 0, sizeof(*s));
+		snprintf(s->id, sizeof(s->id), "%s", l->names[i] + 5);
+		if (uploader_get_all(r->up, l->names[i], 65536, &text, &len))
+			continue;
+		j = json_loadb((const char *)text, len, 0, NULL);
+		if (j)
+			json_unpack(j, "{s?s, s?s}", "kind", &kind, "created",
+				    &created);
+		snprintf(s->kind, sizeof(s->kind), "%s", kind);
+		snprintf(s->created, sizeof(s->created), "%s", created);
+		s->current = !strcmp(s->id, r->slot);
+		json_decref(j);
+		free(text);
+		(*n)++;
+	}
+	free(l);
+	return ret;
+}
+
+int repo_remove_slot(struct repo *r, const char *id_prefix, char *errbuf)
+{
+	struct repo_slot slots[MAX_SLOTS];
+	size_t n = 0, match = 0, which = 0;
+	char name[128];
+	int ret = repo_list_slots(r, slots, MAX_SLOTS, &n);
+
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(slots[i].id, id_prefix, strlen(id_prefix))) {
+			match++;
+			which = i;
+		}
+	if (match != 1 || strlen(id_prefix) < 4) {
+		snprintf(errbuf, 512, "key %s: %s", id_prefix,
+			 match ? "ambiguous, give more digits" : "no such key");
+		return match ? -EINVAL : -ENOENT;
+	}
+	if (n == 1) {
+		snprintf(errbuf, 512, "key %s is the only key; add another "
+			 "before removing it", slots[which].id);
+		return -EPERM;
+	}
+	snprintf(name, sizeof(name), "keys/%s", slots[which].id);
+	ret = r->up->ops->remove(r->up, name);
+	if (ret)
+		snprintf(errbuf, 512, "cannot remove %s: %s", name,
+			 r->up->errbuf);
+	return ret;
 }
 
 int repo_open(struct repo **out, const char *location,

@@ -92,6 +92,30 @@ void repo_close(struct repo *r);
  * slot's hex id goes to slot_hex (65 bytes) if not NULL. Return 0/-errno. */
 int repo_add_slot(struct repo *r, const char *pass, size_t pass_len,
 		  char *slot_hex) SV_MUST_CHECK;
+/* The same with a slot kind label: "passphrase" or "keyfile" (a key file's
+ * content is the secret; both are stretched with scrypt). */
+int repo_add_slot_kind(struct repo *r, const char *pass, size_t pass_len,
+		       const char *kind, char *slot_hex) SV_MUST_CHECK;
+
+struct repo_slot {
+	char id[2 * SV_OID_LEN + 1];
+	char kind[16];
+	char created[40];
+	int current;          /* the slot that opened this repository */
+};
+
+/* List key slots (at most max). Return 0/-errno. */
+int repo_list_slots(struct repo *r, struct repo_slot *out, size_t max,
+		    size_t *n) SV_MUST_CHECK;
+
+/*
+ * Remove the key slot whose id starts with id_prefix (>= 4 hex). Refuses
+ * the last slot. Data is never touched: only the slot object goes.
+ * Return: 0, -ENOENT, -EINVAL (ambiguous), -EPERM (last slot), -errno;
+ * errbuf (512 bytes) says why.
+ */
+int repo_remove_slot(struct repo *r, const char *id_prefix,
+		     char *errbuf) SV_MUST_CHECK;
 
 /*
  * Seal plaintext as a metadata object of the given kind: zstd if it

@@ -171,7 +171,10 @@ int main(int argc, char **argv)
 		}
 	}
 	line("s3_get", size, now_s() - t, u, part);
-	rc = u->ops->remove(u, "bench-object") ? 1 : 0;
+	rc = u->ops->remove(u, "bench-object");
+	if (rc)
+		fprintf(stderr, "bench_s3: %s\n", u->errbuf);
+	rc = rc ? 1 : 0;
 	goto out;
 fail:
 	fprintf(stderr, "bench_s3: %s\n", u->errbuf);

@@ -308,7 +308,7 @@ static inline uint8_t *put_utf(uint8_t *p, const char *s)
 	return put_mem(p, s, n);
 }
 
-/* A string with an unsigned vint length (ByteBufferUtil.writeWithVIntLength). */
+/* A string behind its unsigned vint length (writeWithVIntLength). */
 static inline uint8_t *put_vstr(uint8_t *p, const char *s)
 {
 	size_t n = strlen(s);
@@ -591,6 +591,7 @@ struct kind_desc {
 
 /* Regular columns are listed in name order: Cassandra writes cells so. */
 static const struct col users_cols[] = {
+	{ "tenant_id", "text", M("UTF8Type"), 'p', false },
 	{ "user_id", "text", M("UTF8Type"), 'p', false },
 	{ "age", "int", M("Int32Type"), 'r', false },
 	{ "avatar", "blob", M("BytesType"), 'r', false },
@@ -1414,13 +1415,19 @@ static uint8_t *row_ts(struct sw *w, uint8_t *p, uint32_t max_ms)
 static void part_users(struct sw *w)
 {
 	struct rng *r = &w->r;
-	uint8_t key[32], *k = key, *p = w->body, tmp[128], *t;
+	uint8_t key[48], *k = key, *p = w->body, tmp[128], *t, id[16], *q;
+	uint64_t uid = next_id(w);
 	const char *fn = first_names[rng_below(r, SV_ARRAY_SIZE(first_names))];
 	const char *ln = last_names[rng_below(r, SV_ARRAY_SIZE(last_names))];
 	uint64_t created;
 
-	k = put_str(k, "u-");
-	k = put_dec(k, next_id(w), 10);
+	/* Multi-tenant: PRIMARY KEY ((tenant_id, user_id)). */
+	q = put_str(id, "tenant-");
+	q = put_dec(q, uid / 100000 % 10000, 4);
+	k = comp_put(k, id, (size_t)(q - id));
+	q = put_str(id, "u-");
+	q = put_dec(q, uid, 10);
+	k = comp_put(k, id, (size_t)(q - id));
 	part_begin(w, key, (size_t)(k - key));
 	p = row_ts(w, p, 40);
 	created = w->ts / 1000 - (uint64_t)rng_below(r, 1u << 30) * 64;
@@ -2131,7 +2138,7 @@ static long long gen_mtime(uint32_t gen)
 static int sstable_write(struct job *j)
 {
 	struct sw *w = calloc(1, sizeof(*w));
-	char prefix[PATH_MAX], path[PATH_MAX];
+	char prefix[PATH_MAX] = "", path[PATH_MAX];
 	uint32_t fbp = 100 + (uint32_t)(j->seed % 101);
 	int err = 0, n;
 
@@ -3881,12 +3888,12 @@ static void usage(FILE *f)
 "layout (one data directory):\n"
 "  DIR/data/<ks>/<table>-<32 hex id>/nb-<gen>-big-{Data.db,Index.db,\n"
 "      Summary.db,Filter.db,Statistics.db,CompressionInfo.db,Digest.crc32,\n"
-"      TOC.txt}                          live SSTables, mtime 1700000000+gen*60\n"
-"  .../snapshots/<TAG>/                  hard links, manifest.json, schema.cql\n"
-"  .../backups/                          hard links of flushed SSTables\n"
-"  .../.<table>_<column>_idx/nb-1-big-*  secondary index (one table)\n"
-"  .../tmp-nb-<gen>-big-Data.db, nb_txn_compaction_<uuid>.log  leftovers in\n"
-"                                        the first table (not with --clean)\n"
+"      TOC.txt}                     live SSTables, mtime 1700000000+gen*60\n"
+"  .../snapshots/<TAG>/             hard links, manifest.json, schema.cql\n"
+"  .../backups/                     hard links of flushed SSTables\n"
+"  .../.<table>_<column>_idx/       secondary index SSTable (one table)\n"
+"  .../tmp-nb-<gen>-big-Data.db     unfinished compaction and its log\n"
+"  .../nb_txn_compaction_<uuid>.log   in the first table (not with --clean)\n"
 "with --jbod N: DIR/data1..DIR/dataN each hold every table folder; each\n"
 "SSTable lives in one of them (round-robin); the secondary index, leftovers,\n"
 "manifest.json and schema.cql are in DIR/data1.\n");

@@ -171,6 +171,11 @@ osd_data = $d/osd0
 [client.rgw.a]
 rgw_frontends = beast endpoint=127.0.0.1:$port
 rgw_data = $d/rgw
+# Deleted and overwritten data is freed by the gateway's garbage collector,
+# by default no sooner than 2 hours later: the RAM-backed store would fill
+# up (and block every write) after a few GB of tests or benchmarks.
+rgw_gc_obj_min_wait = 2
+rgw_gc_processor_period = 2
 CONF
 	c="-c $d/ceph.conf"
 	ceph-authtool --create-keyring "$d/keyring" --gen-key -n mon. \

@@ -279,6 +279,30 @@ else
 	ok "--verify rejects a wrong digest: $(grep FAIL "$tmp/bad2.out" | head -n 1)"
 fi
 
+# A chunk whose LZ4 block is damaged but whose CRC and digest were
+# recomputed: only the decompression check can catch it.
+mkdir -p "$tmp/bad3/ks/t-00000000000000000000000000000000"
+for f in "${src%Data.db}"*; do cp "$f" "$tmp/bad3/ks/t-00000000000000000000000000000000/"; done
+python3 - "$(ls "$tmp"/bad3/ks/t-*/nb-*-big-Data.db)" <<'EOF'
+import struct, sys, zlib
+p = sys.argv[1]
+ci = open(p.replace("Data.db", "CompressionInfo.db"), "rb").read()
+n = struct.unpack(">H", ci[:2])[0] + 2 + 24
+end = struct.unpack(">q", ci[n + 8:n + 16])[0]   # second chunk offset
+d = bytearray(open(p, "rb").read())
+# Damage the first sequence token of chunk 0's LZ4 block (after Cassandra's
+# 4-byte length header): the literal and match lengths no longer parse.
+d[4] ^= 0x70
+d[end - 4:end] = struct.pack(">I", zlib.crc32(bytes(d[:end - 4])))
+open(p, "wb").write(d)
+open(p.replace("Data.db", "Digest.crc32"), "w").write(str(zlib.crc32(bytes(d))))
+EOF
+if "$GEN" --verify "$tmp/bad3" >"$tmp/bad3.out" 2>&1; then
+	bad "--verify accepted a damaged LZ4 block with valid checksums"
+else
+	ok "--verify decompresses: $(grep FAIL "$tmp/bad3.out" | head -n 1)"
+fi
+
 # --- 5. day 2 ----------------------------------------------------------------
 live_files() {
 	(cd "$1" && find . -path '*/snapshots' -prune -o -path '*/backups' -prune -o \

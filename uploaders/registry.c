@@ -17,10 +17,12 @@
 
 extern const struct uploader_ops uploader_local;
 extern const struct uploader_ops uploader_mem;
+extern const struct uploader_ops uploader_null;
 
 static const struct uploader_ops *const backends[] = {
 	&uploader_local,
 	&uploader_mem,
+	&uploader_null,
 	NULL,
 };
 
@@ -77,6 +79,8 @@ static const char *backend_for(const char *location)
 		return "s3";
 	if (strncmp(location, "mem:", 4) == 0)
 		return "mem";
+	if (strncmp(location, "null:", 5) == 0)
+		return "null";
 	return "local";
 }
 

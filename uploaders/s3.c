@@ -165,6 +165,7 @@ struct s3_req {
 	char etag[S3_ETAG_MAX];     /* without the quotes */
 	uint64_t clen;
 	int have_clen;
+	int etag_not_md5;           /* SSE-KMS / SSE-C answer: see req_header */
 	CURLcode cres;
 	char cerr[CURL_ERROR_SIZE];
 	char code[64];              /* S3 error Code of the last failure */
@@ -243,6 +244,7 @@ struct s3_priv {
 	struct s3_tb up, down;
 	unsigned rr;                  /* round-robin start for resuming */
 
+	int etag_not_md5;             /* some answer used SSE-KMS or SSE-C */
 	uint64_t rng;                 /* xorshift state for the jitter */
 	struct s3_upload *uploads;    /* live uploads */
 };
@@ -687,6 +689,7 @@ static size_t req_header(char *buf, size_t size, size_t nitems, void *arg)
 		r->status = v ? strtol(v + 1, NULL, 10) : 0;
 		r->etag[0] = '\0';
 		r->have_clen = 0;
+		r->etag_not_md5 = 0;
 		return n;
 	}
 	v = strchr(line, ':');
@@ -708,6 +711,17 @@ static size_t req_header(char *buf, size_t size, size_t nitems, void *arg)
 	} else if (!strcasecmp(line, "Content-Length")) {
 		r->clen = strtoull(v, NULL, 10);
 		r->have_clen = 1;
+	} else if ((!strcasecmp(line, "x-amz-server-side-encryption") &&
+		    !strncmp(v, "aws:kms", 7)) ||
+		   !strcasecmp(line, "x-amz-server-side-encryption-customer-"
+			       "algorithm")) {
+		/*
+		 * With SSE-KMS or SSE-C the ETag is not the MD5 of the data.
+		 * S3 still checked our Content-MD5, so only the ETag
+		 * comparison is skipped.
+		 */
+		r->etag_not_md5 = 1;
+		r->p->etag_not_md5 = 1;
 	}
 	return n;
 }
@@ -897,6 +911,7 @@ static void req_reset_response(struct s3_req *r)
 	r->have_clen = 0;
 	r->clen = 0;
 	r->cres = CURLE_OK;
+	r->etag_not_md5 = 0;
 	r->cerr[0] = '\0';
 	r->rx_len = 0;
 	r->rx_overflow = 0;
@@ -1170,7 +1185,7 @@ static ssize_t req_success(struct s3_priv *p, struct s3_req *r)
 		char hex[33];
 
 		sv_hex(hex, r->md5, 16);
-		if (strcasecmp(r->etag, hex)) {
+		if (strcasecmp(r->etag, hex) && !r->etag_not_md5) {
 			snprintf(r->emsg, sizeof(r->emsg),
 				 "part %u: etag '%s', expected md5 %s",
 				 r->part, r->etag, hex);
@@ -1554,12 +1569,13 @@ static int host_is_ip(const char *host, size_t n)
 /*
  * Build p->base, the bucket's URL ending in '/'. Path-style puts the bucket
  * in the path (http://host:port/bucket/key), virtual-hosted in the host name
- * (https://bucket.s3.region.amazonaws.com/key). Virtual hosting cannot work
- * with an IP address or localhost, nor over TLS with a dotted bucket name
- * (the wildcard certificate covers one label): those use path-style unless
- * s3_path_style forces a choice... except that forcing virtual-hosted onto
- * an IP cannot work either, so 0 and -1 both mean "virtual-hosted where it
- * can work".
+ * (https://bucket.s3.region.amazonaws.com/key), which AWS prefers. Virtual
+ * hosting cannot work with an IP address or localhost, nor over TLS with a
+ * dotted bucket name (the wildcard certificate covers one label), so those
+ * always use path-style. s3_path_style 1 forces path-style everywhere (most
+ * self-hosted servers under a plain host name want it); 0 and -1 both mean
+ * "virtual-hosted where it can work" - a zeroed upl_opts must work against
+ * http://127.0.0.1:7480.
  */
 static int make_base(struct s3_priv *p, const char *ep, int path_style)
 {
@@ -1894,7 +1910,7 @@ static int s3_put(struct uploader *u, const char *name, const void *data,
 	if (!rc)
 		rc = (int)sync_run(p, r);
 	attempts = r->attempt;
-	if (!rc && strcasecmp(r->etag, hex)) {
+	if (!rc && strcasecmp(r->etag, hex) && !r->etag_not_md5) {
 		seterr_req(p, r, "etag '%s', expected md5 %s", r->etag, hex);
 		rc = -EIO;
 	}
@@ -2397,7 +2413,7 @@ static int s3_complete(struct uploader *u, struct upl_write *w)
 		else if (!rc)
 			rc = hrc;
 	}
-	if (!rc && strcasecmp(got, expect)) {
+	if (!rc && strcasecmp(got, expect) && !p->etag_not_md5) {
 		uploader_seterr(u, "s3://%s/%s: POST multipart etag '%s', "
 				"expected %s", p->bucket, up->key, got, expect);
 		rc = -EIO;

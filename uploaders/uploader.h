@@ -51,7 +51,9 @@ enum sv_q {
 struct upl_opts {
 	const char *s3_endpoint;  /* e.g. https://s3.eu-west-1.amazonaws.com */
 	const char *s3_region;    /* default us-east-1 */
-	int s3_path_style;        /* 1 path-style, 0 virtual-hosted, -1 auto */
+	int s3_path_style;        /* 1 path-style; 0 or -1: virtual-hosted
+				   * unless the endpoint is an IP address or
+				   * localhost (or TLS + a dotted bucket) */
 	const char *s3_profile;   /* shared credentials profile */
 	const char *ca_file;      /* CA bundle (else AWS_CA_BUNDLE, SSL_CERT_FILE) */
 	const char *client_cert;  /* mutual TLS */
