@@ -90,6 +90,7 @@ struct bench_result {
 	double ratio;               /* raw / stored bytes (zstd + skip rule
 				     * + AEAD overhead) */
 	/* The model (bench.c). */
+	double digest_mbps;         /* whole-file XXH3 stream, one thread */
 	double main_mbps;           /* serial chunker thread: CDC + digest */
 	double cpu_mbps;            /* every CPU stage sharing all cores */
 	double limit_mbps;          /* min over read, stages, main, cpu */
@@ -123,7 +124,7 @@ int bench_run(const struct bench_opts *o, struct bench_result *r) SV_MUST_CHECK;
  * the keys "stages" (array of {name, measured, parallel, bytes, seconds,
  * MBps, allows_MBps, error}), "cores", "threads", "zstd_level", "source",
  * "io_mode", "location", "files", "sample_bytes", "chunks", "ratio",
- * "main_MBps", "cpu_MBps", "limit_MBps", "limit_by",
+ * "digest_MBps", "main_MBps", "cpu_MBps", "limit_MBps", "limit_by",
  * "upload_limit_MBps", "pipeline" ({ran, error, files, bytes, seconds,
  * MBps, share}). MB is 10^6 bytes.
  */

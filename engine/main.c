@@ -778,6 +778,56 @@ static void print_backup(const struct args *a, const struct backup_result *res,
 			 (unsigned long long)res->damaged_sources);
 }
 
+/*
+ * The snapshots the catalog needs: of this node, the newest of each type
+ * and everything after its newest "snapshot"-type backup (its incrementals).
+ * An SSTable still on the node is in the newest backup that saw it, so
+ * older manifests add nothing; this keeps the cost flat as years of
+ * backups accumulate. Summaries come from the local cache.
+ */
+static int load_catalog_snapshots(struct repo *r, const char *node,
+				  struct snapshot ***out, size_t *nout)
+{
+	struct snapshot **sum = NULL, **full = NULL;
+	size_t n = 0, k = 0, last_snap = 0;
+	int ret = snapshot_list_summaries(r, &sum, &n, NULL);
+
+	*out = NULL;
+	*nout = 0;
+	if (ret)
+		return ret;
+	full = calloc(n + 1, sizeof(*full));
+	if (!full) {
+		snapshot_list_free(sum, n);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(sum[i]->node, node) &&
+		    !strcmp(sum[i]->type, "snapshot"))
+			last_snap = i;
+	for (size_t i = 0; i < n && !ret; i++) {
+		int newest = 1;
+
+		if (strcmp(sum[i]->node, node))
+			continue;
+		for (size_t j = i + 1; j < n; j++)
+			if (!strcmp(sum[j]->node, node) &&
+			    !strcmp(sum[j]->type, sum[i]->type))
+				newest = 0;
+		if (!newest && i < last_snap)
+			continue;
+		ret = snapshot_load(r, sum[i]->id, &full[k]);
+		if (!ret)
+			k++;
+		else if (ret != -ENOMEM)
+			ret = 0;   /* damaged: only a lost catalog hit */
+	}
+	snapshot_list_free(sum, n);
+	*out = full;
+	*nout = k;
+	return ret;
+}
+
 static int cmd_backup(struct args *a)
 {
 	struct backup_opts bo = { 0 };
@@ -846,8 +896,8 @@ static int cmd_backup(struct args *a)
 		goto out;
 	gethostname(hostname, sizeof(hostname) - 1);
 	bo.node = a->node ? a->node : hostname;
-	/* The catalog comes from this node's earlier snapshots. */
-	ret = snapshot_list(r, &prev, &nprev, NULL);
+	/* The catalog comes from this node's recent snapshots. */
+	ret = load_catalog_snapshots(r, bo.node, &prev, &nprev);
 	if (!ret)
 		ret = cass_catalog_build(&cat, prev, nprev, bo.node);
 	if (ret)
@@ -941,7 +991,7 @@ static int cmd_snapshots(struct args *a)
 	ret = open_repo(a, &r);
 	if (ret)
 		return ret;
-	ret = snapshot_list(r, &v, &n, &dmg);
+	ret = snapshot_list_summaries(r, &v, &n, &dmg);
 	if (ret) {
 		log_err("cannot list snapshots: %s", r->up->errbuf);
 		goto out;
@@ -1132,6 +1182,8 @@ static int cmd_restore(struct args *a)
 	struct restore_result res = { 0 };
 	struct cass_plan_stats pst = { 0 };
 	struct snapshot **v = NULL, *chosen[256], *plan = NULL;
+	struct snapshot *loaded[256];
+	size_t nloaded = 0;
 	const struct snapshot *what;
 	struct repo *r = NULL;
 	struct owner own;
@@ -1158,12 +1210,23 @@ static int cmd_restore(struct args *a)
 	ret = open_repo(a, &r);
 	if (ret)
 		return ret;
-	ret = snapshot_list(r, &v, &n, NULL);
+	ret = snapshot_list_summaries(r, &v, &n, NULL);
 	if (ret)
 		goto out;
 	ret = pick_snapshots(a, v, n, chosen, &nchosen);
 	if (ret)
 		goto out;
+	/* Summaries carry no file lists: load the chosen ones whole. */
+	for (size_t i = 0; i < nchosen; i++) {
+		ret = snapshot_load(r, chosen[i]->id, &loaded[i]);
+		if (ret) {
+			log_err("cannot read snapshot %.8s: %s", chosen[i]->id,
+				r->up->errbuf);
+			goto out;
+		}
+		nloaded++;
+		chosen[i] = loaded[i];
+	}
 	tree = a->layout ? !strcmp(a->layout, "tree") :
 			   !strcmp(chosen[0]->type, "tree");
 	if (tree) {
@@ -1247,6 +1310,8 @@ static int cmd_restore(struct args *a)
 			(unsigned long long)res.damaged);
 	}
 out:
+	for (size_t i = 0; i < nloaded; i++)
+		snapshot_free(loaded[i]);
 	snapshot_free(plan);
 	snapshot_list_free(v, n);
 	repo_close(r);

@@ -144,7 +144,7 @@ int maint_forget(struct repo *r, const struct forget_opts *o,
 			"every snapshot");
 		return -EINVAL;
 	}
-	ret = snapshot_list(r, &v, &n, NULL);
+	ret = snapshot_list_summaries(r, &v, &n, NULL);
 	if (ret)
 		return ret;
 	keep = calloc(n + 1, 1);

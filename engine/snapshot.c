@@ -2,7 +2,10 @@
  * snapshot.c - see snapshot.h.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -400,6 +403,96 @@ out:
 	return ret;
 }
 
+/* ---- local cache of snapshot summaries ----
+ *
+ * Listing 1,000 snapshots must not download and decrypt 1,000 manifests
+ * with millions of chunk ids. Snapshots are immutable and named by a random
+ * id, so a summary (the snapshot without its file list) can be cached
+ * forever under <cache>/<repo id>/snapshots/<oid>, sealed like any other
+ * metadata (kind 4, K_meta): the cache holds nothing readable.
+ */
+static int cache_dir(const struct repo *r, char *out, size_t cap)
+{
+	const char *base = getenv("SSTVAULT_CACHE_DIR");
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char idhex[2 * REPO_ID_LEN + 1];
+	int n;
+
+	if (base && !strcmp(base, "off"))
+		return -ENOENT;
+	sv_hex(idhex, r->id, REPO_ID_LEN);
+	if (base)
+		n = snprintf(out, cap, "%s/%s/snapshots", base, idhex);
+	else if (xdg)
+		n = snprintf(out, cap, "%s/sstvault/%s/snapshots", xdg, idhex);
+	else if (home)
+		n = snprintf(out, cap, "%s/.cache/sstvault/%s/snapshots", home,
+			     idhex);
+	else
+		return -ENOENT;
+	if (n < 0 || (size_t)n >= cap)
+		return -ENAMETOOLONG;
+	return util_mkdirs(out, 0700);
+}
+
+static void cache_put(const struct repo *r, const struct snapshot *s)
+{
+	struct snapshot shallow = *s;
+	char dir[PATH_MAX], path[PATH_MAX + 80], tmp[PATH_MAX + 100];
+	uint8_t *sealed = NULL;
+	size_t len;
+	char *text;
+	int fd;
+
+	if (cache_dir(r, dir, sizeof(dir)))
+		return;
+	shallow.nfiles = 0;   /* the summary has no file list */
+	text = to_json(&shallow);
+	if (!text)
+		return;
+	if (repo_seal(r, SV_META_CATALOG, text, strlen(text), &sealed, &len))
+		goto out;
+	snprintf(path, sizeof(path), "%s/%s", dir, s->id);
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto out;
+	if (write(fd, sealed, len) == (ssize_t)len && !close(fd))
+		(void)rename(tmp, path);
+	else
+		close(fd);
+	unlink(tmp);
+out:
+	free(sealed);
+	free(text);
+}
+
+static int cache_get(const struct repo *r, const char *oid,
+		     struct snapshot **out)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 80], *raw = NULL;
+	uint8_t *pt = NULL;
+	size_t len, plen;
+	int ret;
+
+	ret = cache_dir(r, dir, sizeof(dir));
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "%s/%s", dir, oid);
+	ret = util_read_file(path, 64u << 20, &raw, &len);
+	if (!ret)
+		ret = repo_unseal(r, SV_META_CATALOG, raw, len, &pt, &plen);
+	if (!ret)
+		ret = snapshot_parse((const char *)pt, plen, out);
+	if (!ret)
+		snprintf((*out)->id, sizeof((*out)->id), "%s", oid);
+	else if (raw)
+		unlink(path);   /* damaged cache entry: fetch again */
+	free(raw);
+	free(pt);
+	return ret;
+}
+
 int snapshot_save(struct repo *r, struct snapshot *s)
 {
 	char name[100];
@@ -416,6 +509,8 @@ int snapshot_save(struct repo *r, struct snapshot *s)
 	ret = repo_put_meta(r, name, SV_META_SNAPSHOT, text, strlen(text),
 			    UPL_PUT_NO_OVERWRITE);
 	free(text);
+	if (!ret)
+		cache_put(r, s);
 	return ret;
 }
 
@@ -438,6 +533,7 @@ int snapshot_load(struct repo *r, const char *oid, struct snapshot **out)
 }
 
 struct list_ctx {
+	int summaries;
 	struct repo *r;
 	struct snapshot **v;
 	size_t n, cap, damaged;
@@ -455,7 +551,22 @@ static int list_one(void *arg, const char *name, uint64_t size,
 	(void)size, (void)mtime;
 	if (strlen(oid) != 2 * SV_OID_LEN)
 		return 0;
-	ret = snapshot_load(c->r, oid, &s);
+	ret = -ENOENT;
+	if (c->summaries)
+		ret = cache_get(c->r, oid, &s);
+	if (ret) {
+		ret = snapshot_load(c->r, oid, &s);
+		if (!ret && c->summaries) {
+			/* Cache it, and keep only the summary in memory. */
+			cache_put(c->r, s);
+			for (size_t i = 0; i < s->nfiles; i++) {
+				free(s->files[i].path);
+				free(s->files[i].target);
+				free(s->files[i].chunks);
+			}
+			s->nfiles = 0;
+		}
+	}
 	if (ret == -ENOMEM)
 		return ret;
 	if (ret) {
@@ -490,10 +601,10 @@ static int by_time(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-int snapshot_list(struct repo *r, struct snapshot ***out, size_t *n,
-		  size_t *damaged)
+static int list_all(struct repo *r, struct snapshot ***out, size_t *n,
+		    size_t *damaged, int summaries)
 {
-	struct list_ctx c = { .r = r };
+	struct list_ctx c = { .r = r, .summaries = summaries };
 	int ret = r->up->ops->list(r->up, "snapshots/", list_one, &c);
 
 	if (ret) {
@@ -507,6 +618,18 @@ int snapshot_list(struct repo *r, struct snapshot ***out, size_t *n,
 	if (damaged)
 		*damaged = c.damaged;
 	return 0;
+}
+
+int snapshot_list(struct repo *r, struct snapshot ***out, size_t *n,
+		  size_t *damaged)
+{
+	return list_all(r, out, n, damaged, 0);
+}
+
+int snapshot_list_summaries(struct repo *r, struct snapshot ***out,
+			    size_t *n, size_t *damaged)
+{
+	return list_all(r, out, n, damaged, 1);
 }
 
 void snapshot_list_free(struct snapshot **v, size_t n)

@@ -113,6 +113,16 @@ int snapshot_list(struct repo *r, struct snapshot ***out, size_t *n,
 void snapshot_list_free(struct snapshot **v, size_t n);
 
 /*
+ * The same, but summaries only (no file lists), served from the local
+ * cache (<cache>/<repo id>/snapshots/, SSTVAULT_CACHE_DIR or
+ * $XDG_CACHE_HOME/sstvault or ~/.cache/sstvault; "off" disables it) and
+ * fetched from the repository only for snapshots not cached yet. Load the
+ * full snapshot with snapshot_load() where the files are needed.
+ */
+int snapshot_list_summaries(struct repo *r, struct snapshot ***out,
+			    size_t *n, size_t *damaged) SV_MUST_CHECK;
+
+/*
  * Resolve "latest" or a unique id prefix (>= 4 hex) among v.
  * Return: the index, -ENOENT, or -EINVAL (ambiguous).
  */

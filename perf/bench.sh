@@ -188,7 +188,7 @@ data_bytes() {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "command: make bench (perf/bench.sh)"
 	echo "env: BENCH_SIZE=$SIZE BENCH_RSS_SMALL=${SMALL:-0} BENCH_TOOLS=\"$TOOLS\""
-	echo "sstvault: $("$SV" version 2>&1 | head -1)"
+	echo "sstvault: $("$SV" version 2>&1 | head -1), $SV, source $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo ' with uncommitted changes')"
 	echo "restic: $(restic version 2>&1 | head -1)"
 	echo "borg: $(borg --version 2>&1 | head -1)"
 	echo "gen_dataset: $GEN --size $SIZE --seed $SEED"

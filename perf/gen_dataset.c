@@ -4033,13 +4033,12 @@ static int run_day1(struct ctx *c)
 		fprintf(stderr, "missing --size\n");
 		return -EINVAL;
 	}
-	for (unsigned d = 0; d < c->ndirs; d++) {
-		if (is_dir(c->datadir[d])) {
-			fprintf(stderr, "%s already exists (use --day2 to "
-					"evolve it)\n",
-				c->datadir[d]);
-			return -EEXIST;
-		}
+	/* Either layout already there means day 1 ran: never mix them. */
+	pathf(p, sizeof(p), "%s/data", c->out);
+	if (is_dir(p) || (pathf(p, sizeof(p), "%s/data1", c->out), is_dir(p))) {
+		fprintf(stderr, "%s already exists (use --day2 to evolve it)\n",
+			p);
+		return -EEXIST;
 	}
 	err = plan_tables(c);
 	if (!err)

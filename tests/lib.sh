@@ -5,9 +5,10 @@ SSTVAULT=${SSTVAULT:-$(cd "$(dirname "$0")/.." && pwd)/sstvault}
 SV_FIXTURES=${SV_FIXTURES:-$(cd "$(dirname "$0")/../.." && pwd)/shared/fixtures/cassandra-sstables}
 # Tests use a cheap scrypt cost so each open takes milliseconds.
 export SSTVAULT_TEST_SCRYPT_N=${SSTVAULT_TEST_SCRYPT_N:-1024}
-unset SSTVAULT_REPO SSTVAULT_PASSWORD_FILE
+unset SSTVAULT_REPO SSTVAULT_PASSWORD_FILE SSTVAULT_PASSWORD_COMMAND
 T=$(mktemp -d /tmp/sv-test.XXXXXX)
 trap 'rm -rf "$T"' EXIT
+export SSTVAULT_CACHE_DIR=$T/cache
 PW=$T/pw
 echo "correct horse battery staple" > "$PW"
 chmod 600 "$PW"

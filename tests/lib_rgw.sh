@@ -6,7 +6,10 @@
 #   rgw_aws s3api list-buckets
 #
 # rgw_up exports SV_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
-# AWS_DEFAULT_REGION. Three ways to get a gateway, first match wins:
+# AWS_DEFAULT_REGION; for a gateway started by tests/rgw.sh also
+# SV_S3_ENDPOINT_TLS + SV_S3_CA_FILE (the same gateway over TLS, and its
+# self-signed certificate) and SV_S3_VHOST_ENDPOINT (http://s3.localhost:PORT,
+# for virtual-hosted requests). Three ways to get a gateway, first match wins:
 #   - SV_S3_ENDPOINT already set: use that server (credentials from the
 #     environment, default TESTKEY/TESTSECRET), start and stop nothing;
 #   - SV_RGW_SHARED_DIR set: `tests/rgw.sh start` in that directory, which
@@ -46,6 +49,9 @@ rgw_up() {
 		return 1
 	fi
 	export SV_S3_ENDPOINT=$ep
+	export SV_S3_ENDPOINT_TLS=$(cat "$RGW_DIR/endpoint_tls")
+	export SV_S3_CA_FILE=$RGW_DIR/ca.crt
+	export SV_S3_VHOST_ENDPOINT=http://s3.localhost:${ep##*:}
 	echo "rgw: $SV_S3_ENDPOINT ready in $(( ($(date +%s%N) - t0) / 1000000 )) ms" >&2
 }
 
@@ -54,7 +60,8 @@ rgw_down() {
 		"$RGW_SH" stop "$RGW_DIR"
 		rm -rf "$RGW_DIR"
 		RGW_OWNED=0
-		unset SV_S3_ENDPOINT
+		unset SV_S3_ENDPOINT SV_S3_ENDPOINT_TLS SV_S3_CA_FILE \
+			SV_S3_VHOST_ENDPOINT
 	fi
 }
 

@@ -7,7 +7,14 @@
 #   tests/rgw.sh start DIR [PORT]   start it in DIR (default port: a free one),
 #                                   create user TESTKEY/TESTSECRET and print
 #                                   the endpoint (http://127.0.0.1:PORT) as
-#                                   the last line; also in DIR/endpoint
+#                                   the last line; also in DIR/endpoint.
+#                                   The same gateway serves TLS on another
+#                                   port: DIR/endpoint_tls (https://...) with
+#                                   a self-signed certificate, DIR/ca.crt, for
+#                                   127.0.0.1, localhost and *.s3.localhost.
+#                                   Virtual-hosted requests work through
+#                                   http://s3.localhost:PORT (curl resolves
+#                                   *.localhost to 127.0.0.1).
 #   tests/rgw.sh stop DIR           kill the daemons by their PID files, wait
 #   tests/rgw.sh status DIR         exit 0 if the gateway in DIR answers
 #
@@ -24,7 +31,7 @@
 # `env -u AWS_CA_BUNDLE`.
 set -eu
 
-PKGS="radosgw ceph-mon ceph-osd awscli"
+PKGS="radosgw ceph-mon ceph-osd awscli openssl"
 ACCESS=TESTKEY
 SECRET=TESTSECRET
 
@@ -126,7 +133,7 @@ cmd_start() {
 		cat "$d/endpoint"
 		return 0
 	fi
-	for p in ceph-mon ceph-osd radosgw radosgw-admin ceph-authtool monmaptool; do
+	for p in ceph-mon ceph-osd radosgw radosgw-admin ceph-authtool monmaptool openssl; do
 		command -v $p >/dev/null || die "$p not found (tests/rgw.sh install)"
 	done
 	cmd_stop "$d"
@@ -134,9 +141,14 @@ cmd_start() {
 	mkdir -p "$d/mon" "$d/osd0" "$d/run" "$d/log" "$d/rgw"
 	d=$(cd "$d" && pwd)
 	[ -n "$port" ] || port=$(free_port)
-	local mon2 mon1
+	local mon2 mon1 tport
 	mon2=$(free_port)
 	mon1=$(free_port)
+	tport=$(free_port)
+	openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=127.0.0.1 \
+		-addext "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:s3.localhost,DNS:*.s3.localhost" \
+		-keyout "$d/tls.key" -out "$d/ca.crt" >/dev/null 2>&1 ||
+		die "cannot make a TLS certificate"
 	fsid=$(cat /proc/sys/kernel/random/uuid)
 	cat >"$d/ceph.conf" <<CONF
 [global]
@@ -169,8 +181,10 @@ mon_data = $d/mon
 [osd.0]
 osd_data = $d/osd0
 [client.rgw.a]
-rgw_frontends = beast endpoint=127.0.0.1:$port
+rgw_frontends = beast endpoint=127.0.0.1:$port ssl_endpoint=127.0.0.1:$tport ssl_certificate=$d/ca.crt ssl_private_key=$d/tls.key
 rgw_data = $d/rgw
+# Host: bucket.s3.localhost selects the bucket (virtual-hosted style).
+rgw_dns_name = s3.localhost
 # Deleted and overwritten data is freed by the gateway's garbage collector,
 # by default no sooner than 2 hours later: the RAM-backed store would fill
 # up (and block every write) after a few GB of tests or benchmarks.
@@ -208,6 +222,7 @@ CONF
 		--access-key=$ACCESS --secret-key=$SECRET \
 		>"$d/log/user-create.json" 2>"$d/log/user-create.err" ||
 		die "user create failed: $(cat "$d/log/user-create.err")"
+	echo "https://127.0.0.1:$tport" >"$d/endpoint_tls"
 	echo "http://127.0.0.1:$port" >"$d/endpoint"
 	echo "rgw: up in $(( ($(date +%s%N) - t0) / 1000000 )) ms ($ACCESS/$SECRET)" >&2
 	cat "$d/endpoint"

@@ -42,6 +42,18 @@ out=$(sv backup --data-dir "$T/b/data1" --data-dir "$T/b/data2" --snapshot s1 --
 [ "$(echo "$out" | json_get bytes_read)" -gt 0 ] || fail "node B did not read (catalog must be per node)"
 ok "second node with identical SSTables: read $(echo "$out" | json_get bytes_read) bytes, stored 0"
 
+# snapshot summaries come from the local cache once seen
+sv snapshots -q >/dev/null || fail snapshots
+n_snap=$(ls "$R/snapshots" | wc -l)
+[ "$(find "$SSTVAULT_CACHE_DIR" -type f | wc -l)" -eq "$n_snap" ] || fail "cache does not hold one summary per snapshot"
+victim=$(ls "$R/snapshots" | head -1)
+cp "$R/snapshots/$victim" "$T/victim.bak"
+printf 'garbage' > "$R/snapshots/$victim"
+sv snapshots -q >/dev/null || fail "listing must be served from the cache"
+sv check -q 2>/dev/null; [ $? -eq 5 ] || fail "check must still read the real (damaged) object"
+cp "$T/victim.bak" "$R/snapshots/$victim"
+ok "snapshots listing served from the local cache ($n_snap summaries); check reads the repository"
+
 # 3. compaction removes a large SSTable; forget + prune free its packs, no repack
 big=$(python3 "$NODE" add-sstable "$T/a" 21 --size 20000000)
 python3 "$NODE" snapshot "$T/a" s2

@@ -12,6 +12,10 @@
  *   SV_S3_DATA_OUT   if set, the bytes of the 40 MiB multipart object
  *                    s3://BUCKET/t/mp40 are written there, and the object
  *                    is left in the bucket, for the shell's ETag cross-check
+ *   SV_S3_ENDPOINT_TLS, SV_S3_CA_FILE   the gateway over TLS and its CA
+ *                    (optional: TLS tests)
+ *   SV_S3_VHOST_ENDPOINT  an endpoint under which bucket.HOST reaches the
+ *                    gateway (optional: virtual-hosted test)
  *
  * Exit 0 pass, 1 fail, 77 skip.
  */
@@ -464,6 +468,18 @@ static void test_multipart(void)
 	check(rc == 0 && n == 0, "multipart with no parts: rc=%d, %zd bytes",
 	      rc, n);
 
+	/* No-overwrite multipart: a new name completes, an existing one
+	 * fails with -EEXIST and keeps its content. */
+	rc = upload_mp(u, "mp-once", d, 6 * MiB, part, UPL_PUT_NO_OVERWRITE);
+	check(rc == 0, "no-overwrite multipart of a new name: rc=%d %s", rc,
+	      rc ? u->errbuf : "");
+	rc = upload_mp(u, "mp-once", d + 1, 6 * MiB, part, UPL_PUT_NO_OVERWRITE);
+	n = u->ops->get(u, "mp-once", 0, UINT64_MAX, g, size);
+	check(rc == -EEXIST && n == 6 * MiB && !memcmp(g, d, 6 * MiB),
+	      "no-overwrite multipart onto an existing object: rc=%d (want "
+	      "-EEXIST), content kept: %s", rc,
+	      n == 6 * MiB && !memcmp(g, d, 6 * MiB) ? "yes" : "no");
+
 	/* A part below 5 MiB that is not the last is refused at once. */
 	{
 		struct upl_write w;
@@ -542,9 +558,10 @@ static void test_multipart(void)
 		      "rc=%d", rc);
 	}
 	if (!out) {
-		const char *rm[] = { "mp40", "mp6", "mp-small", "mp-empty" };
+		const char *rm[] = { "mp40", "mp6", "mp-small", "mp-empty",
+				     "mp-once" };
 
-		rc = u->ops->remove_many(u, rm, 4);
+		rc = u->ops->remove_many(u, rm, 5);
 		check(rc == 0, "clean up: rc=%d", rc);
 	}
 	uploader_destroy(u);
@@ -719,6 +736,8 @@ struct fake {
 	/* Observations. */
 	int requests;
 	int saw_token;
+	char host[128];       /* Host header of the last request */
+	char target[256];     /* request target of the last request */
 	int maxpart;          /* highest part number stored */
 	uint8_t md5[64][16];
 };
@@ -794,6 +813,13 @@ static void fake_one(struct fake *f, int fd)
 	f->requests++;
 	if (strcasestr(hdr, "\r\nx-amz-security-token: tok-123"))
 		f->saw_token = 1;
+	{
+		const char *h = strcasestr(hdr, "\r\nhost: ");
+
+		if (h)
+			sscanf(h + 8, "%127s", f->host);
+		snprintf(f->target, sizeof(f->target), "%.255s", target);
+	}
 	if (f->all_500) {
 		reply(fd, "500 Internal Server Error", "", "<?xml version=\"1.0\"?>"
 		      "<Error><Code>InternalError</Code></Error>");
@@ -892,7 +918,7 @@ static void test_fake(void)
 	struct fake f;
 	struct upl_opts o = { 0 };
 	struct uploader *u;
-	char ep[64];
+	char ep[64], host[64];
 	const size_t part = 5 * MiB;
 	uint8_t *d = xmalloc(8 * part);
 	int rc;
@@ -945,8 +971,117 @@ static void test_fake(void)
 	      "out: rc=%d (want -EAGAIN) retries=%" PRIu64 " errbuf '%s'", rc,
 	      u->stats.retries, u->errbuf);
 	uploader_destroy(u);
+
+	/* Virtual-hosted addressing: the bucket goes into the host name. */
+	snprintf(ep, sizeof(ep), "http://s3.localhost:%u", f.port);
+	o.s3_path_style = 0;
+	u = mk("s3://fake/p", &o);
+	pthread_mutex_lock(&f.mu);
+	f.all_500 = 0;
+	pthread_mutex_unlock(&f.mu);
+	rc = u->ops->put(u, "vh", d, 10, 0);
+	snprintf(host, sizeof(host), "fake.s3.localhost:%u", f.port);
+	check(rc == 0 && !strcmp(f.host, host) && !strcmp(f.target, "/p/vh"),
+	      "virtual-hosted: rc=%d Host '%s' target '%s'", rc, f.host,
+	      f.target);
+	uploader_destroy(u);
+	o.s3_path_style = 1;
+	u = mk("s3://fake/p", &o);
+	rc = u->ops->put(u, "ph", d, 10, 0);
+	snprintf(host, sizeof(host), "s3.localhost:%u", f.port);
+	check(rc == 0 && !strcmp(f.host, host) && !strcmp(f.target, "/fake/p/ph"),
+	      "path-style forced: rc=%d Host '%s' target '%s'", rc, f.host,
+	      f.target);
+	uploader_destroy(u);
 	fake_stop(&f);
 	free(d);
+}
+
+/* TLS with the gateway's self-signed certificate, and virtual-hosted
+ * requests through a host name that resolves to it. */
+static void test_tls_vhost(void)
+{
+	const char *tls = getenv("SV_S3_ENDPOINT_TLS");
+	const char *ca = getenv("SV_S3_CA_FILE");
+	const char *vh = getenv("SV_S3_VHOST_ENDPOINT");
+	const char *keep_bundle = getenv("AWS_CA_BUNDLE");
+	const char *keep_cert = getenv("SSL_CERT_FILE");
+	char *kb = keep_bundle ? strdup(keep_bundle) : NULL;
+	char *kc = keep_cert ? strdup(keep_cert) : NULL;
+	struct upl_opts o = base_opts();
+	struct uploader *u;
+	uint8_t d[100], g[200];
+	char loc[128];
+	ssize_t n;
+	int rc;
+
+	fill(d, sizeof(d), 7);
+	snprintf(loc, sizeof(loc), "s3://%s/tls", bucket);
+	if (!tls || !ca) {
+		printf("skip TLS tests: SV_S3_ENDPOINT_TLS/SV_S3_CA_FILE not set\n");
+	} else {
+		o.s3_endpoint = tls;
+		o.ca_file = ca;
+		u = mk(loc, &o);
+		rc = u->ops->put(u, "a", d, sizeof(d), 0);
+		n = u->ops->get(u, "a", 0, UINT64_MAX, g, sizeof(g));
+		check(rc == 0 && n == 100 && !memcmp(g, d, 100), "TLS with "
+		      "ca_file: put rc=%d, get %zd %s", rc, n, rc ? u->errbuf : "");
+		uploader_destroy(u);
+
+		o.ca_file = NULL;
+		setenv("AWS_CA_BUNDLE", ca, 1);
+		u = mk(loc, &o);
+		n = u->ops->get(u, "a", 0, UINT64_MAX, g, sizeof(g));
+		check(n == 100, "TLS with AWS_CA_BUNDLE: get %zd %s", n,
+		      n < 0 ? u->errbuf : "");
+		uploader_destroy(u);
+
+		unsetenv("AWS_CA_BUNDLE");
+		setenv("SSL_CERT_FILE", ca, 1);
+		u = mk(loc, &o);
+		n = u->ops->get(u, "a", 0, UINT64_MAX, g, sizeof(g));
+		check(n == 100, "TLS with SSL_CERT_FILE: get %zd %s", n,
+		      n < 0 ? u->errbuf : "");
+		uploader_destroy(u);
+
+		/* The system bundle does not know the gateway's certificate:
+		 * verification is on, and a bad certificate is not retried. */
+		setenv("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt", 1);
+		u = mk(loc, &o);
+		n = u->ops->get(u, "a", 0, UINT64_MAX, g, sizeof(g));
+		check(n == -EIO && u->stats.retries == 0 &&
+		      strstr(u->errbuf, "certificate"), "untrusted certificate: "
+		      "%zd (want -EIO, no retries), errbuf '%s'", n, u->errbuf);
+		uploader_destroy(u);
+		unsetenv("SSL_CERT_FILE");
+		if (kb)
+			setenv("AWS_CA_BUNDLE", kb, 1);
+		if (kc)
+			setenv("SSL_CERT_FILE", kc, 1);
+	}
+	if (!vh) {
+		printf("skip virtual-hosted test: SV_S3_VHOST_ENDPOINT not set\n");
+	} else {
+		struct names nm;
+
+		o = base_opts();
+		o.s3_endpoint = vh;
+		o.s3_path_style = 0;
+		u = mk(loc, &o);
+		memset(&nm, 0, sizeof(nm));
+		rc = u->ops->put(u, "vh", d, sizeof(d), 0);
+		n = u->ops->get(u, "vh", 10, 20, g, sizeof(g));
+		if (!rc)
+			rc = u->ops->list(u, "", list_cb, &nm);
+		check(rc == 0 && n == 20 && !memcmp(g, d + 10, 20) &&
+		      nm.count >= 1, "virtual-hosted %s: put/get/list rc=%d "
+		      "get %zd list %d %s", vh, rc, n, nm.count,
+		      rc ? u->errbuf : "");
+		uploader_destroy(u);
+	}
+	free(kb);
+	free(kc);
 }
 
 int main(void)
@@ -985,6 +1120,7 @@ int main(void)
 	test_list_and_batch();
 	test_multipart();
 	test_errors();
+	test_tls_vhost();
 	test_limits();
 	printf("%d passed, %d failed (%.1f s)\n", passed, failed, now_s() - t0);
 	return failed ? 1 : 0;

@@ -2365,6 +2365,23 @@ static int s3_complete(struct uploader *u, struct upl_write *w)
 		goto out;
 	}
 	multipart_etag(up, expect, sizeof(expect));
+	/*
+	 * No-overwrite: S3 (since 2024) makes a conditional complete atomic
+	 * with If-None-Match; Ceph 16 ignores the header on complete, so a
+	 * HEAD first catches every case but a concurrent writer there.
+	 */
+	if (w->flags & UPL_PUT_NO_OVERWRITE) {
+		rc = head_key(p, up->key, NULL, NULL, 0);
+		if (!rc) {
+			uploader_seterr(u, "s3://%s/%s: already exists",
+					p->bucket, up->key);
+			rc = -EEXIST;
+			goto out;
+		}
+		if (rc != -ENOENT)
+			goto out;
+		rc = 0;
+	}
 	r = sync_slot(p);
 	if (!r) {
 		rc = -EBUSY;
@@ -2379,8 +2396,6 @@ static int s3_complete(struct uploader *u, struct upl_write *w)
 	q.query = query;
 	q.body = x.data;
 	q.body_len = x.len;
-	/* S3 (since 2024) makes a conditional complete atomic; servers
-	 * that ignore the header complete unconditionally. */
 	q.if_none_match = !!(w->flags & UPL_PUT_NO_OVERWRITE);
 	rc = req_prepare(p, r, &q);
 	if (!rc)
