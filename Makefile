@@ -33,7 +33,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 PERF_SRC := $(wildcard perf/*.c)
 PERF_BIN := $(PERF_SRC:perf/%.c=$(BUILD)/perf/%)
 
-.PHONY: all test test-run demo asan tsan deps clean bench check-layering style tools
+.PHONY: all test test-run demo asan tsan deps clean bench check-layering style tools fuzz
 
 all: $(SV_BIN) tools
 
@@ -79,6 +79,13 @@ asan: deps
 tsan: deps
 	@$(MAKE) --no-print-directory BUILD=build-tsan SV_BIN=build-tsan/sstvault SAN=thread OPT="-O1 -g" test-run
 
+# make fuzz: libFuzzer + ASan + UBSan on every parser of untrusted bytes
+# (clang; FUZZ_SECONDS per target, default 60; FUZZ_JOBS, FUZZ_MERGE=1).
+# make test only replays the stored corpus (tests/t_fuzz_regress.sh).
+fuzz:
+	@SSTVAULT_EXTRA_PKGS="clang libclang-rt-14-dev" scripts/deps.sh
+	@scripts/fuzz.sh
+
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@perf/bench.sh
@@ -94,6 +101,6 @@ style:
 	@clang-format --dry-run --Werror $(wildcard */*.[ch]) 2>&1 | head -50
 
 clean:
-	rm -rf build build-asan build-tsan sstvault
+	rm -rf build build-asan build-tsan build-fuzz sstvault
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/engine/main.d

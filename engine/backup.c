@@ -28,6 +28,7 @@
 #include "engine/index.h"
 #include "engine/maint.h"
 #include "engine/pack.h"
+#include "engine/progress.h"
 #include "engine/queue.h"
 #include "engine/sstable.h"
 #include "engine/util.h"
@@ -73,11 +74,14 @@ struct ctx {
 	size_t nfiles, files_cap;
 	_Atomic int err;              /* first error of any thread */
 	_Atomic uint64_t bytes_new, chunks_new, chunks;
+	_Atomic uint64_t bytes_packed;  /* sealed bytes handed to the packer */
 	uint64_t bytes_read;          /* main thread */
 	uint64_t warnings;            /* main thread */
 	uint64_t total_bytes;         /* main thread, set after the walk */
 	uint64_t damaged;             /* main thread: Cassandra digest failed */
-	double t0, last_progress;
+	double t0;
+	struct progress prog;         /* main thread */
+	uint64_t files_done;          /* main thread */
 };
 
 static void set_err(struct ctx *c, int err)
@@ -130,6 +134,40 @@ static uint64_t dir_group(const char *rel)
 	return h & ~(1ull << 63);
 }
 
+/* Strict UTF-8 (no overlongs, no surrogates), as JSON requires. */
+static int utf8_ok(const char *s)
+{
+	const uint8_t *p = (const uint8_t *)s;
+
+	while (*p) {
+		unsigned n, cp;
+
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if ((*p & 0xe0) == 0xc0)
+			n = 1, cp = *p & 0x1f;
+		else if ((*p & 0xf0) == 0xe0)
+			n = 2, cp = *p & 0x0f;
+		else if ((*p & 0xf8) == 0xf0)
+			n = 3, cp = *p & 0x07;
+		else
+			return 0;
+		for (unsigned i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
 static int walk_cb(void *arg, const struct walk_entry *e)
 {
 	struct walk_ctx *w = arg;
@@ -145,6 +183,14 @@ static int walk_cb(void *arg, const struct walk_entry *e)
 	}
 	if (e->rel[0] == '\0')
 		return 0;   /* the root itself: its metadata is in roots */
+	if (!utf8_ok(e->rel) || (e->target && !utf8_ok(e->target))) {
+		/* Snapshots are JSON: names must be UTF-8. Cassandra's own
+		 * names always are; say so rather than lose the file quietly. */
+		log_warn("%s/%s: name or link target is not valid UTF-8; "
+			 "skipped", w->root_path, e->rel);
+		c->warnings++;
+		return e->type == 'd' ? 1 : 0;
+	}
 	if (e->type == 'o') {
 		log_warn("%s/%s: not a regular file, directory or symlink; "
 			 "skipped", w->root_path, e->rel);
@@ -250,6 +296,7 @@ static void *packer_main(void *arg)
 	while ((j = queue_pop(&c->sealed))) {
 		if (!atomic_load(&c->err)) {
 			ret = packer_add(c->packer, j->group, &j->e, j->out);
+			atomic_fetch_add(&c->bytes_packed, j->e.stored_len);
 			if (ret) {
 				log_err("upload failed: %s",
 					c->r->up->errbuf[0] ? c->r->up->errbuf :
@@ -280,17 +327,16 @@ struct window {
 
 static void progress(struct ctx *c, int final)
 {
-	double now = util_mono();
-	char done[32], total[32], fresh[32];
+	struct progress_state st = {
+		.files_done = c->files_done,
+		.files_total = c->nfiles,
+		.bytes_done = c->bytes_read,
+		.bytes_total = c->total_bytes,
+		.bytes_new = atomic_load(&c->bytes_new),
+		.bytes_up = atomic_load(&c->bytes_packed),
+	};
 
-	if (!c->o->progress || (!final && now - c->last_progress < 2.0))
-		return;
-	c->last_progress = now;
-	util_fmt_bytes(done, sizeof(done), c->bytes_read);
-	util_fmt_bytes(total, sizeof(total), c->total_bytes);
-	util_fmt_bytes(fresh, sizeof(fresh), atomic_load(&c->bytes_new));
-	log_msg("backup: %s of %s read, %s new, %.0f MB/s", done, total, fresh,
-		(double)c->bytes_read / 1e6 / SV_MAX(now - c->t0, 1e-3));
+	progress_update(&c->prog, &st, final);
 }
 
 /* Cut and dispatch chunks from the window; all of it when eof. */
@@ -441,6 +487,8 @@ static int read_all(struct ctx *c, struct reader *rd)
 			f->has_digest = 1;
 			finish_cdigest(c, bf, f);
 		}
+		if (b->last)
+			c->files_done++;
 		if (b->last && bf->has_cdigest) {
 			sstable_verify_release(&bf->cv);
 			bf->has_cdigest = 0;
@@ -526,6 +574,7 @@ int backup_run(struct repo *r, const struct backup_opts *o,
 	c->r = r;
 	c->o = o;
 	c->t0 = util_mono();
+	progress_start(&c->prog, (enum progress_mode)o->progress, "backup");
 	if (!threads) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -585,7 +634,9 @@ int backup_run(struct repo *r, const struct backup_opts *o,
 		if (ret < 0)
 			goto out;
 		w.root = (uint32_t)ret;
-		ret = walk_tree(o->roots[i], walk_cb, &w);
+		/* Walk the resolved path: a data directory that is a symlink
+		 * (/var/lib/cassandra/data -> /mnt/...) is still a directory. */
+		ret = walk_tree(real, walk_cb, &w);
 		if (ret) {
 			log_err("cannot read data directory %s: %s",
 				o->roots[i], strerror(-ret));

@@ -30,8 +30,7 @@ struct backup_opts {
 	unsigned read_bufs;         /* reader buffers; 0 = default */
 	int no_uring;               /* force pread */
 	int keep_cache;             /* do not spare the page cache */
-	int progress;               /* 1: print progress lines */
-	int json;                   /* JSON progress events on stdout */
+	int progress;               /* enum progress_mode */
 	/*
 	 * Optional filter, called for every walked entry with its snapshot
 	 * entry already filled: return BACKUP_SKIP to leave it out (a

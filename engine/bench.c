@@ -18,14 +18,17 @@
  *   zstd      W * R_zstd
  *   aes-gcm   W * R_aes / s
  *   main      1 / (t_cdc + t_digest)      (both on the one main thread)
- *   cpu       C / (t_cdc + t_digest + t_xxh3 + t_zstd + t_aes)
- *             (all CPU work shares C = min(cores, W + 1) cores)
+ *   cpu       C / (t_read + t_cdc + t_digest + t_xxh3 + t_zstd + t_aes)
+ *             (all CPU work shares C = min(cores, W + 1) cores; t_read is
+ *             the CPU the read stage used per byte, kernel copies
+ *             included)
  * and limit = the smallest of these. Upload is left out of the limit
  * because the pipeline measured here writes to "null:"; upload_limit =
  * min(limit, R_upload / s) estimates a real backup to the location.
+ * The CPU stages run on a sample spread over everything read, so that one
+ * table that compresses unusually does not stand for the whole node.
  * What the model leaves out, and why the pipeline reaches less than 100%:
- * the kernel's share of reading (copies, page-cache work) competes for the
- * same cores; the main thread also copies every byte twice (into the CDC
+ * the main thread also copies every byte twice (into the CDC
  * window, then into the job); the packer copies stored bytes into parts;
  * per-chunk key derivation (HMAC-SHA256, ~2 us per ~1 MiB chunk) and
  * queue hand-offs; and backup_run()'s fixed costs (walk, index, snapshot)
@@ -38,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "codecs/aead.h"
@@ -280,10 +284,24 @@ static void stage_done(struct bench_stage *st, uint64_t bytes, double secs)
 	st->mbps = secs > 0 ? (double)bytes / secs / 1e6 : 0;
 }
 
+static double cpu_secs(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
 /*
- * Read every listed file as a backup does; keep the first sample_max
- * bytes in *sample. The copy into the sample is timed apart and taken
- * out of the stage's time.
+ * Read every listed file as a backup does, and keep a sample of at most
+ * cap bytes for the CPU stages: whole buffers spread evenly over
+ * everything read (not just the first files, whose tables may compress
+ * unlike the rest). The copies into the sample are timed apart and taken
+ * out of the stage's time. The CPU time the process spent reading (the
+ * kernel's copies and page-cache work included) is recorded too: it
+ * competes with the codecs for the same cores.
  */
 static int stage_read(const struct bench_opts *o, struct fileset *fs,
 		      struct bench_result *r, uint8_t *sample, size_t cap,
@@ -292,7 +310,7 @@ static int stage_read(const struct bench_opts *o, struct fileset *fs,
 	struct reader_opts ro = { 0 };
 	struct reader *rd = NULL;
 	uint64_t bytes = 0, errors = 0;
-	double t0, copy = 0;
+	double t0, c0, copy = 0, credit = 0, share;
 	int ret;
 
 	ro.buf_size = 1 << 20;
@@ -300,6 +318,7 @@ static int stage_read(const struct bench_opts *o, struct fileset *fs,
 	ro.flags = (o->keep_cache ? 0 : READER_F_SPARE_CACHE) |
 		   (o->no_uring ? READER_F_NO_URING : 0);
 	*sample_len = 0;
+	share = fs->bytes > cap ? (double)cap / (double)fs->bytes : 1.0;
 	ret = reader_create(&rd, &ro);
 	if (ret)
 		return ret;
@@ -309,6 +328,7 @@ static int stage_read(const struct bench_opts *o, struct fileset *fs,
 		if (ret < 0)
 			goto out;
 	}
+	c0 = cpu_secs();
 	t0 = util_mono();
 	for (;;) {
 		struct rbuf *b;
@@ -323,17 +343,23 @@ static int stage_read(const struct bench_opts *o, struct fileset *fs,
 		if (b->err && b->last)
 			errors++;
 		bytes += b->len;
-		if (*sample_len < cap && b->len) {
-			double c0 = util_mono();
+		credit += share * b->len;
+		if (credit >= b->len && *sample_len < cap && b->len) {
+			double m0 = util_mono();
 			size_t n = SV_MIN((size_t)b->len, cap - *sample_len);
 
 			memcpy(sample + *sample_len, b->data, n);
 			*sample_len += n;
-			copy += util_mono() - c0;
+			credit -= (double)n;
+			copy += util_mono() - m0;
 		}
 		reader_release(rd, b);
 	}
 	stage_done(&r->stage[BENCH_READ], bytes, util_mono() - t0 - copy);
+	/* The copies' CPU time is about their wall time: take it out. */
+	c0 = cpu_secs() - c0 - copy;
+	if (c0 > 0)
+		r->read_cpu_mbps = (double)bytes / c0 / 1e6;
 	snprintf(r->io_mode, sizeof(r->io_mode), "%s", reader_mode(rd));
 	r->files = fs->n;
 	if (errors)
@@ -780,7 +806,7 @@ static void model(struct bench_result *r)
 	unsigned w = SV_MIN(r->threads, r->cores);
 	double c = SV_MIN((double)r->cores, (double)w + 1);
 	double frac = r->ratio > 0 ? 1.0 / r->ratio : 1.0;
-	double t_cdc, t_dig, t_id, t_z, t_aes;
+	double t_read = 0, t_cdc, t_dig, t_id, t_z, t_aes;
 
 	if (!s[BENCH_CDC].measured || !s[BENCH_XXH3].measured ||
 	    !s[BENCH_ZSTD].measured || !s[BENCH_AES].measured ||
@@ -791,6 +817,8 @@ static void model(struct bench_result *r)
 	t_id = 1.0 / s[BENCH_XXH3].mbps;
 	t_z = 1.0 / s[BENCH_ZSTD].mbps;
 	t_aes = frac / s[BENCH_AES].mbps;
+	if (s[BENCH_READ].measured && r->read_cpu_mbps > 0)
+		t_read = 1.0 / r->read_cpu_mbps;
 	if (s[BENCH_READ].measured)
 		s[BENCH_READ].allows_mbps = s[BENCH_READ].mbps;
 	s[BENCH_CDC].allows_mbps = s[BENCH_CDC].mbps;
@@ -801,7 +829,7 @@ static void model(struct bench_result *r)
 	if (s[BENCH_UPLOAD].measured)
 		s[BENCH_UPLOAD].allows_mbps = s[BENCH_UPLOAD].mbps / frac;
 	r->main_mbps = 1.0 / (t_cdc + t_dig);
-	r->cpu_mbps = c / (t_cdc + t_dig + t_id + t_z + t_aes);
+	r->cpu_mbps = c / (t_read + t_cdc + t_dig + t_id + t_z + t_aes);
 	r->limit_mbps = 0;
 	for (int i = BENCH_READ; i <= BENCH_AES; i++)
 		consider(r, s[i].allows_mbps, s[i].name);
@@ -951,13 +979,13 @@ static void print_json(FILE *f, const struct bench_result *r)
 	fputs(",\"location\":", f);
 	json_str(f, r->location);
 	fprintf(f, ",\"files\":%llu,\"sample_bytes\":%llu,\"chunks\":%llu,"
-		"\"ratio\":%.3f,\"digest_MBps\":%.1f,\"main_MBps\":%.1f,"
-		"\"cpu_MBps\":%.1f,"
+		"\"ratio\":%.3f,\"read_cpu_MBps\":%.1f,\"digest_MBps\":%.1f,"
+		"\"main_MBps\":%.1f,\"cpu_MBps\":%.1f,"
 		"\"limit_MBps\":%.1f,\"limit_by\":",
 		(unsigned long long)r->files,
 		(unsigned long long)r->sample_bytes,
-		(unsigned long long)r->chunks, r->ratio, r->digest_mbps,
-		r->main_mbps,
+		(unsigned long long)r->chunks, r->ratio, r->read_cpu_mbps,
+		r->digest_mbps, r->main_mbps,
 		r->cpu_mbps, r->limit_mbps);
 	json_str(f, r->limit_by ? r->limit_by : "");
 	fprintf(f, ",\"upload_limit_MBps\":%.1f,\"pipeline\":{\"ran\":%s,"
@@ -1001,9 +1029,16 @@ void bench_print(FILE *f, const struct bench_result *r, int json)
 				"not measured");
 			continue;
 		}
-		fprintf(f, "%-10s %-9s %12.1f %14.1f  %s\n", s->name, kind,
-			s->mbps, s->allows_mbps,
-			i == BENCH_UPLOAD ? r->location : "");
+		if (i == BENCH_READ)
+			fprintf(f, "%-10s %-9s %12.1f %14.1f  %llu files; "
+				"%.0f MB per CPU second\n", s->name, kind,
+				s->mbps, s->allows_mbps,
+				(unsigned long long)r->files,
+				r->read_cpu_mbps);
+		else
+			fprintf(f, "%-10s %-9s %12.1f %14.1f  %s\n", s->name,
+				kind, s->mbps, s->allows_mbps,
+				i == BENCH_UPLOAD ? r->location : "");
 	}
 	fprintf(f, "%-10s %-9s %12.1f %14.1f  whole-file XXH3 digest (one "
 		"thread); main = CDC + digest\n", "main", "serial",

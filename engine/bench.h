@@ -12,8 +12,9 @@
  *   aes-gcm  AES-256-GCM seal of every chunk, one thread
  *   upload   open/put_part/complete of a few parts to a scratch object
  *            "tmp-bench/<random>" at a location, then its removal
- * The CPU stages run on a sample: the first bytes read from the data
- * directory, or generated SSTable-like data when there is none. Then the
+ * The CPU stages run on a sample: buffers spread evenly over everything
+ * read from the data directory, or generated SSTable-like data when there
+ * is none. Then the
  * pipeline (engine/backup.h) backs up the same files into a "null:" store,
  * which keeps small objects and discards pack data (uploaders/null.c), so
  * it measures everything up to the storage.
@@ -90,6 +91,8 @@ struct bench_result {
 	double ratio;               /* raw / stored bytes (zstd + skip rule
 				     * + AEAD overhead) */
 	/* The model (bench.c). */
+	double read_cpu_mbps;       /* bytes read per CPU second the read
+				     * stage used (kernel copies included) */
 	double digest_mbps;         /* whole-file XXH3 stream, one thread */
 	double main_mbps;           /* serial chunker thread: CDC + digest */
 	double cpu_mbps;            /* every CPU stage sharing all cores */
@@ -124,7 +127,7 @@ int bench_run(const struct bench_opts *o, struct bench_result *r) SV_MUST_CHECK;
  * the keys "stages" (array of {name, measured, parallel, bytes, seconds,
  * MBps, allows_MBps, error}), "cores", "threads", "zstd_level", "source",
  * "io_mode", "location", "files", "sample_bytes", "chunks", "ratio",
- * "digest_MBps", "main_MBps", "cpu_MBps", "limit_MBps", "limit_by",
+ * "read_cpu_MBps", "digest_MBps", "main_MBps", "cpu_MBps", "limit_MBps", "limit_by",
  * "upload_limit_MBps", "pipeline" ({ran, error, files, bytes, seconds,
  * MBps, share}). MB is 10^6 bytes.
  */

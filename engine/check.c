@@ -10,6 +10,7 @@
 #include "engine/check.h"
 #include "engine/index.h"
 #include "engine/pack.h"
+#include "engine/progress.h"
 #include "engine/snapshot.h"
 #include "engine/util.h"
 
@@ -100,9 +101,13 @@ static int read_packs(struct repo *r, struct index *x, uint8_t *bad,
 	struct blobctx *b = NULL;
 	uint8_t *buf = NULL, *out = NULL;
 	size_t cap = 0, np = index_npacks(x);
-	double last = util_mono();
+	struct progress prog;
+	uint64_t total = 0;
 	int ret;
 
+	progress_start(&prog, (enum progress_mode)progress, "check");
+	for (uint32_t p = 0; p < np; p++)
+		total += index_pack_size(x, p);
 	ret = blobctx_create(&b, r, 1, r->params.cdc_max);
 	out = malloc(r->params.cdc_max);
 	if (ret || !out) {
@@ -192,9 +197,14 @@ static int read_packs(struct repo *r, struct index *x, uint8_t *bad,
 			}
 		}
 		free(ents);
-		if (progress && util_mono() - last > 2.0) {
-			last = util_mono();
-			log_msg("check: %u of %zu packs read", p + 1, np);
+		{
+			struct progress_state st = {
+				.files_done = p + 1, .files_total = np,
+				.bytes_done = res->bytes_read,
+				.bytes_total = total,
+			};
+
+			progress_update(&prog, &st, p + 1 == np);
 		}
 	}
 	ret = 0;

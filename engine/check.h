@@ -22,7 +22,8 @@ struct check_result {
 	uint64_t affected_files;
 };
 
-/* Return: 0 if the repository is sound, -EBADMSG if damage was found
+/* progress is an enum progress_mode (packs read during --read-data).
+ * Return: 0 if the repository is sound, -EBADMSG if damage was found
  * (details logged), another -errno if the check could not run. */
 int check_run(struct repo *r, int read_data, int progress,
 	      struct check_result *res) SV_MUST_CHECK;

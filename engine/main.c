@@ -2,7 +2,7 @@
  * main.c - the sstvault command line.
  *
  * One table of options serves parsing, per-command --help and the man page
- * check (tests/t_cli.sh); each option lists the commands it applies to.
+ * check (tests/t_manpage.sh); each option lists the commands it applies to.
  * Exit codes are documented in README.md and docs/OPERATIONS.md:
  *   0 success, 1 finished with warnings, 2 usage error,
  *   3 repository or key error, 4 storage or IO error, 5 data damage found.
@@ -26,10 +26,12 @@
 #include "engine/cassandra.h"
 #include "engine/check.h"
 #include "engine/maint.h"
+#include "engine/progress.h"
 #include "engine/repo.h"
 #include "engine/restore.h"
 #include "engine/snapshot.h"
 #include "engine/util.h"
+#include "uploaders/s3.h"
 
 #define SV_VERSION "0.1.0"
 
@@ -51,6 +53,8 @@ enum cmd {
 	C_FORGET = 1 << 5,
 	C_PRUNE = 1 << 6,
 	C_KEY = 1 << 7,
+	C_CONFIG = 1 << 8,
+	C_UPLOADS = 1 << 9,
 	C_ALL = 0xffff,
 };
 
@@ -63,7 +67,9 @@ enum opt_id {
 	O_CLEAR_INCR, O_CLEAR_SNAP, O_AT, O_OWNER, O_KEEP_LAST, O_KEEP_DAILY,
 	O_KEEP_WEEKLY, O_KEEP_MONTHLY, O_GROUP_BY, O_DRY_RUN, O_REPACK,
 	O_GRACE, O_MAX_WAIT, O_NEW_PASS, O_NEW_KEYFILE, O_PASS_CMD, O_KEYFILE,
-	O_HELP = 'h',
+	O_CONFIG, O_METRICS, O_S3_ENDPOINT, O_S3_REGION, O_S3_ADDRESSING,
+	O_S3_PROFILE, O_S3_CA, O_S3_CERT, O_S3_KEY, O_S3_CONNS, O_S3_PART,
+	O_LIMIT_UP, O_LIMIT_DOWN, O_HELP = 'h',
 	O_VERBOSE = 'v', O_QUIET = 'q',
 };
 
@@ -169,6 +175,39 @@ static const struct opt opts[] = {
 	  "use pread/pwrite instead of io_uring" },
 	{ "keep-cache", O_KEEP_CACHE, 0, C_BACKUP, NULL,
 	  "let reads populate the page cache (default: spare it)" },
+	{ "config", O_CONFIG, 1, C_ALL, "FILE",
+	  "read options from FILE (default /etc/sstvault/sstvault.conf); "
+	  "flags override the environment, which overrides the file" },
+	{ "metrics-file", O_METRICS, 1,
+	  C_BACKUP | C_RESTORE | C_CHECK | C_FORGET | C_PRUNE, "PATH",
+	  "write Prometheus metrics of this run to PATH (node_exporter "
+	  "textfile collector), atomically" },
+	{ "s3-endpoint", O_S3_ENDPOINT, 1, C_ALL, "URL",
+	  "S3 endpoint for s3:// repositories (default https://s3.REGION."
+	  "amazonaws.com); plain http only when given explicitly" },
+	{ "s3-region", O_S3_REGION, 1, C_ALL, "REGION",
+	  "region for request signing (default us-east-1)" },
+	{ "s3-addressing", O_S3_ADDRESSING, 1, C_ALL, "path|virtual|auto",
+	  "bucket addressing style (default auto: path-style for IP and "
+	  "localhost endpoints)" },
+	{ "s3-profile", O_S3_PROFILE, 1, C_ALL, "NAME",
+	  "profile in the AWS shared credentials file (else AWS_PROFILE, "
+	  "else default); AWS_ACCESS_KEY_ID etc. take precedence" },
+	{ "s3-ca-file", O_S3_CA, 1, C_ALL, "FILE",
+	  "CA bundle to verify the endpoint (else AWS_CA_BUNDLE, "
+	  "SSL_CERT_FILE)" },
+	{ "s3-client-cert", O_S3_CERT, 1, C_ALL, "FILE",
+	  "client certificate for mutual TLS" },
+	{ "s3-client-key", O_S3_KEY, 1, C_ALL, "FILE",
+	  "client key for mutual TLS" },
+	{ "s3-connections", O_S3_CONNS, 1, C_ALL, "N",
+	  "requests in flight (default 8)" },
+	{ "s3-part-size", O_S3_PART, 1, C_ALL, "SIZE",
+	  "multipart part size, at least 5M (default 16M)" },
+	{ "limit-upload", O_LIMIT_UP, 1, C_ALL, "RATE",
+	  "cap uploads at RATE bytes/s over all connections, e.g. 50M" },
+	{ "limit-download", O_LIMIT_DOWN, 1, C_ALL, "RATE",
+	  "cap downloads at RATE bytes/s over all connections" },
 	{ "json", O_JSON, 0, C_ALL, NULL,
 	  "print a JSON summary object on stdout" },
 	{ "verbose", O_VERBOSE, 0, C_ALL, NULL, "more detail (repeatable)" },
@@ -209,6 +248,12 @@ static const struct cmdinfo cmds[] = {
 	{ "key", C_KEY, "key list|add|remove ID|passwd",
 	  "Manage the key slots that open the repository; data is never "
 	  "re-encrypted." },
+	{ "config", C_CONFIG, "config show",
+	  "Print the effective configuration (flags, environment, file) with "
+	  "secrets masked." },
+	{ "uploads", C_UPLOADS, "uploads list|abort",
+	  "List or abort multipart uploads left under an S3 repository's "
+	  "prefix by interrupted backups." },
 };
 
 struct args {
@@ -229,6 +274,12 @@ struct args {
 	double repack;
 	int64_t grace_s, max_wait_s;
 	const char *new_pass, *new_keyfile, *pass_cmd, *keyfile;
+	const char *config, *metrics_file;
+	const char *s3_endpoint, *s3_region, *s3_addressing, *s3_profile;
+	const char *s3_ca, *s3_cert, *s3_key;
+	uint64_t s3_conns, s3_part, limit_up, limit_down;
+	int quiet, verbose;
+	int from_config;       /* parsing the config file, not argv */
 	const char *positional[8];
 	size_t npos;
 	int json, force, read_data, no_uring, keep_cache, no_fsync;
@@ -307,7 +358,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 						  no_argument;
 		lo[i].val = opts[i].id;
 	}
-	optind = 2;
+	/* Parse from the command name on, so that the command plays the
+	 * program name; optind = 0 makes GNU getopt start afresh, which lets
+	 * the config file and then argv be parsed one after the other. */
+	argc--;
+	argv++;
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "hvq", lo, NULL)) != -1) {
 		const struct opt *o = NULL;
 
@@ -317,6 +373,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		if (!o)
 			return -EINVAL;   /* getopt printed why */
 		if (!(o->cmds & a->cmd->bit)) {
+			if (a->from_config)
+				continue;   /* a file serves every command */
 			log_err("--%s does not apply to '%s'", o->name,
 				a->cmd->name);
 			return -EINVAL;
@@ -350,6 +408,47 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case O_NEW_KEYFILE: a->new_keyfile = optarg; break;
 		case O_PASS_CMD: a->pass_cmd = optarg; break;
 		case O_KEYFILE: a->keyfile = optarg; break;
+		case O_CONFIG: a->config = optarg; break;
+		case O_METRICS: a->metrics_file = optarg; break;
+		case O_S3_ENDPOINT: a->s3_endpoint = optarg; break;
+		case O_S3_REGION: a->s3_region = optarg; break;
+		case O_S3_PROFILE: a->s3_profile = optarg; break;
+		case O_S3_CA: a->s3_ca = optarg; break;
+		case O_S3_CERT: a->s3_cert = optarg; break;
+		case O_S3_KEY: a->s3_key = optarg; break;
+		case O_S3_ADDRESSING:
+			if (strcmp(optarg, "path") && strcmp(optarg, "virtual") &&
+			    strcmp(optarg, "auto")) {
+				log_err("--s3-addressing: path, virtual or auto");
+				return -EINVAL;
+			}
+			a->s3_addressing = optarg;
+			break;
+		case O_S3_CONNS:
+		case O_S3_PART:
+		case O_LIMIT_UP:
+		case O_LIMIT_DOWN: {
+			uint64_t v;
+
+			if (util_parse_size(optarg, &v) || !v) {
+				log_err("--%s: expected a number like 8, 16M or "
+					"50M, got '%s'", o->name, optarg);
+				return -EINVAL;
+			}
+			if (c == O_S3_PART && v < (5u << 20)) {
+				log_err("--s3-part-size: S3 parts are at least "
+					"5 MiB");
+				return -EINVAL;
+			}
+			if (c == O_S3_CONNS && v > 256) {
+				log_err("--s3-connections: at most 256");
+				return -EINVAL;
+			}
+			*(c == O_S3_CONNS ? &a->s3_conns :
+			  c == O_S3_PART ? &a->s3_part :
+			  c == O_LIMIT_UP ? &a->limit_up : &a->limit_down) = v;
+			break;
+		}
 		case O_GROUP_BY:
 			if (strcmp(optarg, "node") && strcmp(optarg, "cluster")) {
 				log_err("--group-by: node or cluster");
@@ -455,9 +554,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->zstd_level = (int)v;
 			break;
 		}
-		case O_VERBOSE: util_verbosity++; break;
-		case O_QUIET: util_verbosity = -1; break;
+		case O_VERBOSE: a->verbose++; break;
+		case O_QUIET: a->quiet = 1; break;
 		case O_HELP:
+			if (a->from_config)
+				break;
 			usage(stdout, a->cmd);
 			exit(EXIT_OK);
 		default:
@@ -469,12 +570,6 @@ static int parse_args(int argc, char **argv, struct args *a)
 			return -EINVAL;
 		a->positional[a->npos++] = argv[optind];
 	}
-	if (!a->repo)
-		a->repo = getenv("SSTVAULT_REPO");
-	if (!a->passfile)
-		a->passfile = getenv("SSTVAULT_PASSWORD_FILE");
-	if (!a->pass_cmd)
-		a->pass_cmd = getenv("SSTVAULT_PASSWORD_COMMAND");
 	return 0;
 }
 
@@ -614,27 +709,6 @@ static int exit_for(int err)
 	}
 }
 
-static int open_repo(const struct args *a, struct repo **r)
-{
-	char errbuf[512];
-	char *pass = NULL;
-	size_t plen = 0;
-	struct upl_opts uo = { 0 };
-	int ret;
-
-	ret = need_repo(a);
-	if (!ret)
-		ret = read_pass(a, &pass, &plen);
-	if (ret)
-		return ret;
-	ret = repo_open(r, a->repo, &uo, pass, plen, errbuf);
-	util_wipe(pass, plen);
-	free(pass);
-	if (ret)
-		log_err("%s", errbuf);
-	return ret;
-}
-
 static void print_json(json_t *j)
 {
 	char *s;
@@ -652,14 +726,282 @@ static void print_json(json_t *j)
 	json_decref(j);
 }
 
+/* What the last command did, for --metrics-file. */
+static struct run_stats {
+	const char *node;
+	uint64_t files, bytes, bytes_read, bytes_new, bytes_up, warnings;
+	uint64_t errors;
+	double read_rate, up_rate;
+} run;
+
+/* Upload options from flags (S3 only; the local backend ignores them). */
+static void upl_from_args(const struct args *a, struct upl_opts *uo)
+{
+	memset(uo, 0, sizeof(*uo));
+	uo->s3_endpoint = a->s3_endpoint;
+	uo->s3_region = a->s3_region;
+	uo->s3_path_style = !a->s3_addressing ? -1 :
+			    !strcmp(a->s3_addressing, "path") ? 1 :
+			    !strcmp(a->s3_addressing, "virtual") ? 0 : -1;
+	uo->s3_profile = a->s3_profile;
+	uo->ca_file = a->s3_ca;
+	uo->client_cert = a->s3_cert;
+	uo->client_key = a->s3_key;
+	uo->connections = (unsigned)a->s3_conns;
+	uo->part_size = a->s3_part;
+	uo->limit_upload = a->limit_up;
+	uo->limit_download = a->limit_down;
+}
+
+/*
+ * Prometheus text format for node_exporter's textfile collector, written
+ * to PATH.tmp and renamed so the collector never reads half a file. The
+ * last-success timestamp of a failed run is carried over from the
+ * previous file, so an alert on "no success for 26 h" keeps working.
+ */
+static void write_metrics(const struct args *a, int code, double secs)
+{
+	char tmp[4096], labels[512], *old = NULL;
+	double last_ok = 0;
+	size_t len;
+	FILE *f;
+
+	snprintf(labels, sizeof(labels), "command=\"%s\",node=\"%s\"",
+		 a->cmd->name, run.node ? run.node : a->node ? a->node : "");
+	if (util_read_file(a->metrics_file, 1 << 20, &old, &len) == 0) {
+		const char *p = strstr(old,
+				       "\nsstvault_last_success_timestamp_seconds{");
+
+		if (p && (p = strchr(p, '}')))
+			last_ok = strtod(p + 1, NULL);
+	}
+	free(old);
+	if (code == EXIT_OK || code == EXIT_WARN)
+		last_ok = (double)util_now_ns() / 1e9;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", a->metrics_file);
+	f = fopen(tmp, "w");
+	if (!f) {
+		log_warn("cannot write metrics file %s: %s", tmp,
+			 strerror(errno));
+		return;
+	}
+#define GAUGE(name, help, value) \
+	fprintf(f, "# HELP sstvault_%s %s\n# TYPE sstvault_%s gauge\n" \
+		"sstvault_%s{%s} %.17g\n", name, help, name, name, labels, \
+		(double)(value))
+	GAUGE("last_run_success", "1 if the last run succeeded (exit 0 or 1)",
+	      code == EXIT_OK || code == EXIT_WARN);
+	GAUGE("last_run_exit_code", "exit code of the last run", code);
+	GAUGE("last_run_timestamp_seconds", "when the last run ended",
+	      (double)util_now_ns() / 1e9);
+	GAUGE("last_success_timestamp_seconds",
+	      "when a run last succeeded", last_ok);
+	GAUGE("last_run_duration_seconds", "duration of the last run", secs);
+	GAUGE("last_run_files", "files handled by the last run", run.files);
+	GAUGE("last_run_bytes", "logical bytes handled by the last run",
+	      run.bytes);
+	GAUGE("last_run_bytes_read", "bytes read from disk or the store",
+	      run.bytes_read);
+	GAUGE("last_run_bytes_new", "bytes the repository did not have",
+	      run.bytes_new);
+	GAUGE("last_run_bytes_uploaded", "bytes stored in the repository",
+	      run.bytes_up);
+	GAUGE("last_run_warnings", "warnings of the last run", run.warnings);
+	GAUGE("last_run_errors", "errors of the last run (damaged or failed "
+	      "files)", run.errors);
+	fprintf(f, "# HELP sstvault_last_run_stage_bytes_per_second throughput "
+		"of a pipeline stage in the last run\n# TYPE "
+		"sstvault_last_run_stage_bytes_per_second gauge\n");
+	fprintf(f, "sstvault_last_run_stage_bytes_per_second{%s,stage=\"read\"} "
+		"%.17g\n", labels, run.read_rate);
+	fprintf(f, "sstvault_last_run_stage_bytes_per_second{%s,stage=\"upload\"} "
+		"%.17g\n", labels, run.up_rate);
+#undef GAUGE
+	if (fclose(f) || rename(tmp, a->metrics_file)) {
+		log_warn("cannot write metrics file %s: %s", a->metrics_file,
+			 strerror(errno));
+		unlink(tmp);
+	}
+}
+
+/* Print the effective configuration; secrets never appear. */
+static int cmd_config(struct args *a)
+{
+	json_t *j = json_object();
+
+	if (a->npos != 1 || strcmp(a->positional[0], "show")) {
+		json_decref(j);
+		log_err("config: the only action is 'show'");
+		return -EINVAL;
+	}
+#define SHOW(name, val) \
+	do { \
+		if (a->json) \
+			json_object_set_new(j, name, json_string(val)); \
+		else \
+			printf("%s = %s\n", name, val); \
+	} while (0)
+#define SHOW_STR(name, f) \
+	if (a->f) \
+		SHOW(name, a->f)
+#define SHOW_NUM(name, f) \
+	if (a->f) { \
+		char num[32]; \
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)a->f); \
+		SHOW(name, num); \
+	}
+	SHOW("config", a->config);
+	SHOW_STR("repo", repo);
+	SHOW_STR("password-file", passfile);
+	/* A command line may carry a secret: show that one is set only. */
+	if (a->pass_cmd)
+		SHOW("password-command", "********");
+	SHOW_STR("key-file", keyfile);
+	for (size_t i = 0; i < a->ndatadirs; i++)
+		SHOW("data-dir", a->datadirs[i]);
+	SHOW_STR("cassandra-yaml", yaml);
+	SHOW_STR("node", node);
+	SHOW_STR("cluster", cluster);
+	SHOW_STR("dc", dc);
+	SHOW_STR("rack", rack);
+	SHOW_STR("tag", tag);
+	SHOW_STR("snapshot", snapshot_tag);
+	SHOW_STR("snapshot-command", snapshot_cmd);
+	SHOW_STR("metrics-file", metrics_file);
+	SHOW_STR("s3-endpoint", s3_endpoint);
+	SHOW_STR("s3-region", s3_region);
+	SHOW_STR("s3-addressing", s3_addressing);
+	SHOW_STR("s3-profile", s3_profile);
+	SHOW_STR("s3-ca-file", s3_ca);
+	SHOW_STR("s3-client-cert", s3_cert);
+	SHOW_STR("s3-client-key", s3_key);
+	SHOW_NUM("s3-connections", s3_conns);
+	SHOW_NUM("s3-part-size", s3_part);
+	SHOW_NUM("limit-upload", limit_up);
+	SHOW_NUM("limit-download", limit_down);
+	SHOW_NUM("threads", threads);
+	if (getenv("AWS_ACCESS_KEY_ID"))
+		SHOW("aws-access-key-id", getenv("AWS_ACCESS_KEY_ID"));
+	if (getenv("AWS_SECRET_ACCESS_KEY"))
+		SHOW("aws-secret-access-key", "******** (from environment)");
+	if (getenv("AWS_SESSION_TOKEN"))
+		SHOW("aws-session-token", "******** (from environment)");
+#undef SHOW
+#undef SHOW_STR
+#undef SHOW_NUM
+	if (a->json)
+		print_json(j);
+	else
+		json_decref(j);
+	return 0;
+}
+
+struct uploads_ctx {
+	struct uploader *u;
+	int abort, json;
+	json_t *arr;
+	uint64_t n, failed;
+};
+
+static int upload_cb(void *arg, const char *name, const char *upload_id,
+		     int64_t initiated_s)
+{
+	struct uploads_ctx *c = arg;
+	char t[40];
+
+	util_fmt_time(t, sizeof(t), initiated_s * 1000000000LL);
+	c->n++;
+	if (c->json)
+		json_array_append_new(c->arr, json_pack("{s:s, s:s, s:s}",
+							"object", name,
+							"upload_id", upload_id,
+							"initiated", t));
+	else
+		printf("%s %s %s\n", t, name, upload_id);
+	if (c->abort && s3_abort_upload(c->u, name, upload_id)) {
+		log_err("cannot abort %s: %s", name, c->u->errbuf);
+		c->failed++;
+	}
+	return 0;
+}
+
+static int cmd_uploads(struct args *a)
+{
+	const char *sub = a->npos ? a->positional[0] : "list";
+	struct uploads_ctx c = { 0 };
+	struct upl_opts uo;
+	char errbuf[512];
+	int ret;
+
+	if (strcmp(sub, "list") && strcmp(sub, "abort")) {
+		log_err("uploads: list or abort");
+		return -EINVAL;
+	}
+	ret = need_repo(a);
+	if (ret)
+		return ret;
+	if (strncmp(a->repo, "s3://", 5)) {
+		log_err("uploads: %s is not an s3:// repository (only S3 has "
+			"multipart uploads)", a->repo);
+		return -EINVAL;
+	}
+	upl_from_args(a, &uo);
+	ret = uploader_create(&c.u, a->repo, &uo, errbuf);
+	if (ret) {
+		log_err("%s", errbuf);
+		return ret;
+	}
+	c.abort = !strcmp(sub, "abort");
+	c.json = a->json;
+	c.arr = json_array();
+	ret = s3_list_uploads(c.u, upload_cb, &c);
+	if (ret)
+		log_err("cannot list multipart uploads: %s", c.u->errbuf);
+	if (a->json)
+		print_json(json_pack("{s:s, s:s, s:o, s:I}", "command",
+				     "uploads", "action", sub, "uploads", c.arr,
+				     "failed", (json_int_t)c.failed));
+	else {
+		json_decref(c.arr);
+		log_msg("%llu multipart upload(s)%s",
+			(unsigned long long)c.n, c.abort ? " aborted" : "");
+	}
+	uploader_destroy(c.u);
+	return ret ? ret : c.failed ? -EIO : 0;
+}
+
+static int open_repo(const struct args *a, struct repo **r)
+{
+	char errbuf[512];
+	char *pass = NULL;
+	size_t plen = 0;
+	struct upl_opts uo;
+	int ret;
+
+	upl_from_args(a, &uo);
+	ret = need_repo(a);
+	if (!ret)
+		ret = read_pass(a, &pass, &plen);
+	if (ret)
+		return ret;
+	ret = repo_open(r, a->repo, &uo, pass, plen, errbuf);
+	util_wipe(pass, plen);
+	free(pass);
+	if (ret)
+		log_err("%s", errbuf);
+	return ret;
+}
+
+
 static int cmd_init(struct args *a)
 {
 	struct repo_params p;
-	struct upl_opts uo = { 0 };
+	struct upl_opts uo;
 	char errbuf[512], *pass = NULL;
 	size_t plen = 0;
 	int ret;
 
+	upl_from_args(a, &uo);
 	repo_default_params(&p);
 	if (a->zstd_level)
 		p.zstd_level = a->zstd_level;
@@ -675,6 +1017,22 @@ static int cmd_init(struct args *a)
 		ret = read_pass(a, &pass, &plen);
 	if (ret)
 		return ret;
+	if (!strncmp(a->repo, "s3://", 5)) {
+		struct uploader *u = NULL;
+
+		/* A bucket we already own is fine; a missing one is created
+		 * (DESIGN: init may run it unconditionally). */
+		ret = uploader_create(&u, a->repo, &uo, errbuf);
+		if (!ret && (ret = s3_create_bucket(u)))
+			snprintf(errbuf, sizeof(errbuf), "%s", u->errbuf);
+		uploader_destroy(u);
+		if (ret) {
+			log_err("%s", errbuf);
+			util_wipe(pass, plen);
+			free(pass);
+			return ret;
+		}
+	}
 	ret = repo_init(a->repo, &uo, &p, pass, plen, errbuf);
 	util_wipe(pass, plen);
 	free(pass);
@@ -719,7 +1077,7 @@ static int run_snapshot_command(const char *cmd, const char *tag)
 }
 
 static void print_backup(const struct args *a, const struct backup_result *res,
-			 const struct cass_sel *sel)
+			 const struct cass_sel *sel, const struct upl_stats *us)
 {
 	char b1[32], b2[32], b3[32], b4[32];
 
@@ -746,6 +1104,13 @@ static void print_backup(const struct args *a, const struct backup_result *res,
 			(json_int_t)res->catalog_bytes, "damaged_sources",
 			(json_int_t)res->damaged_sources);
 
+		json_object_set_new(j, "upload", json_pack(
+			"{s:I, s:I, s:I, s:I, s:I}", "parts",
+			(json_int_t)us->parts_put, "objects",
+			(json_int_t)us->objects_put, "inflight_max",
+			(json_int_t)us->inflight_max, "retries",
+			(json_int_t)us->retries, "throttled",
+			(json_int_t)us->throttled));
 		if (sel)
 			json_object_set_new(j, "cassandra", json_pack(
 				"{s:I, s:I, s:I, s:I, s:I, s:I}",
@@ -916,7 +1281,7 @@ static int cmd_backup(struct args *a)
 	bo.threads = a->threads;
 	bo.no_uring = a->no_uring;
 	bo.keep_cache = a->keep_cache;
-	bo.progress = util_verbosity >= 0 && !a->json;
+	bo.progress = (int)progress_mode_for(a->json, util_verbosity < 0);
 	bo.schema = schema;
 	bo.after_walk_hook = getenv("SSTVAULT_TEST_AFTER_WALK");
 	bo.keep_snapshot = a->clear_incr || a->clear_snap;
@@ -954,7 +1319,17 @@ static int cmd_backup(struct args *a)
 			 a->snapshot_tag);
 		res.warnings++;
 	}
-	print_backup(a, &res, cass ? &sel : NULL);
+	print_backup(a, &res, cass ? &sel : NULL, &r->up->stats);
+	run.node = bo.node;
+	run.files = res.stats.files;
+	run.bytes = res.stats.bytes;
+	run.bytes_read = res.stats.bytes_read;
+	run.bytes_new = res.stats.bytes_new;
+	run.bytes_up = res.stats.bytes_stored;
+	run.warnings = res.warnings;
+	run.errors = res.damaged_sources;
+	run.read_rate = (double)res.stats.bytes_read / SV_MAX(res.secs, 1e-3);
+	run.up_rate = (double)res.stats.bytes_stored / SV_MAX(res.secs, 1e-3);
 	/* The snapshot is committed: clean up what Cassandra leaves to the
 	 * operator, and only what this snapshot recorded. */
 	if (res.snap && a->clear_incr) {
@@ -1102,6 +1477,16 @@ static int write_schema(const char *target, const char *schema)
 	return 0;
 }
 
+/* Is the newest snapshot of node a Cassandra (snapshot/incremental) one? */
+static int node_is_cass(struct snapshot *const *v, size_t n,
+			const char *node)
+{
+	for (size_t i = n; i-- > 0;)
+		if (!strcmp(v[i]->node, node))
+			return strcmp(v[i]->type, "tree") != 0;
+	return 0;
+}
+
 /* Choose the snapshots to restore: one by id, or per node latest / --at. */
 static int pick_snapshots(const struct args *a, struct snapshot **v, size_t n,
 			  struct snapshot **out, size_t *nout)
@@ -1148,13 +1533,20 @@ static int pick_snapshots(const struct args *a, struct snapshot **v, size_t n,
 		size_t idx[256];
 		int c;
 
-		if (a->at) {
+		/* Without --at, "latest" of a Cassandra node is its point in
+		 * time now: the last snapshot backup plus the incrementals
+		 * after it (the newest incremental alone holds only what was
+		 * flushed since the previous one). */
+		if (a->at || node_is_cass(v, n, nodes[k])) {
 			c = cass_pick_at(v, n, nodes[k], at, idx,
 					 SV_ARRAY_SIZE(idx));
 			if (c < 0) {
 				log_err("restore: node %s has no snapshot "
-					"backup at or before %s", nodes[k],
-					a->at);
+					"backup %s%s (incremental backups "
+					"need one to start from; restore an "
+					"incremental by its id instead)",
+					nodes[k], a->at ? "at or before " :
+					"", a->at ? a->at : "");
 				return -ENOENT;
 			}
 		} else {
@@ -1270,12 +1662,17 @@ static int cmd_restore(struct args *a)
 	ro.threads = a->threads;
 	ro.no_uring = a->no_uring;
 	ro.no_fsync = a->no_fsync;
-	ro.progress = util_verbosity >= 0 && !a->json;
+	ro.progress = (int)progress_mode_for(a->json, util_verbosity < 0);
 	if (a->owner) {
 		ro.placed = chown_placed;
 		ro.placed_arg = &own;
 	}
 	ret = restore_run(r, what, &ro, &res);
+	run.files = res.files;
+	run.bytes = res.bytes;
+	run.bytes_read = r->up->stats.bytes_down;
+	run.errors = res.failed;
+	run.read_rate = (double)r->up->stats.bytes_down / SV_MAX(res.secs, 1e-3);
 	if (ret != -EEXIST && !tree && what->schema &&
 	    write_schema(a->target, what->schema) && !ret)
 		ret = -EIO;
@@ -1374,6 +1771,8 @@ static int cmd_prune(struct args *a)
 	if (ret)
 		return ret;
 	ret = maint_prune(r, &po, &res);
+	run.bytes = res.bytes_deleted;
+	run.files = res.packs_deleted;
 	util_fmt_bytes(b, sizeof(b), res.bytes_deleted);
 	if (a->json)
 		print_json(json_pack(
@@ -1543,8 +1942,13 @@ static int cmd_check(struct args *a)
 	ret = open_repo(a, &r);
 	if (ret)
 		return ret;
-	ret = check_run(r, a->read_data, util_verbosity >= 0 && !a->json,
+	ret = check_run(r, a->read_data,
+			(int)progress_mode_for(a->json, util_verbosity < 0),
 			&res);
+	run.files = res.blobs;
+	run.bytes_read = res.bytes_read;
+	run.errors = res.damaged_packs + res.missing_packs +
+		     res.damaged_snapshots + res.missing_chunks;
 	if (a->json) {
 		print_json(json_pack(
 			"{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
@@ -1578,9 +1982,207 @@ static int cmd_check(struct args *a)
 	return ret;
 }
 
+/*
+ * The config file: "name = value" lines with the long option names
+ * ("repo = s3://bucket/prefix", "data-dir = /data1" (repeatable),
+ * "incremental = true"); '#' starts a comment. It is parsed with the same
+ * option table as argv, so everything a flag can say, the file can say.
+ * Options that do not apply to the command at hand are ignored.
+ * Return: 0, or -EINVAL with the file and line named.
+ */
+static int load_config(const char *path, int must_exist, struct args *c,
+		       char **text_out, char ***argv_out)
+{
+	char *text = NULL, **av = NULL, *line, *save = NULL;
+	size_t len = 0, n = 2, cap = 64;
+	int lineno = 0, ret;
+
+	*text_out = NULL;
+	*argv_out = NULL;
+	ret = util_read_file(path, 1 << 20, &text, &len);
+	if (ret) {
+		if (!must_exist && ret == -ENOENT)
+			return 0;
+		log_err("cannot read config file %s: %s", path, strerror(-ret));
+		return -EINVAL;
+	}
+	av = calloc(cap, sizeof(*av));
+	if (!av) {
+		free(text);
+		return -ENOMEM;
+	}
+	av[0] = (char *)"sstvault";
+	av[1] = (char *)c->cmd->name;
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *eq, *k, *v, *end;
+		const struct opt *o = NULL;
+
+		lineno++;
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (!*line || *line == '#')
+			continue;
+		eq = strchr(line, '=');
+		k = line;
+		v = eq ? eq + 1 : NULL;
+		end = eq ? eq : line + strlen(line);
+		while (end > k && (end[-1] == ' ' || end[-1] == '\t' ||
+				   end[-1] == '\r'))
+			end--;
+		*end = '\0';
+		if (v) {
+			while (*v == ' ' || *v == '\t')
+				v++;
+			end = v + strlen(v);
+			while (end > v && (end[-1] == ' ' || end[-1] == '\t' ||
+					   end[-1] == '\r'))
+				end--;
+			*end = '\0';
+		}
+		for (size_t i = 0; i < SV_ARRAY_SIZE(opts); i++)
+			if (!strcmp(opts[i].name, k))
+				o = &opts[i];
+		if (!o || o->id == O_CONFIG || o->id == O_HELP) {
+			log_err("%s line %d: unknown option '%s'", path, lineno,
+				k);
+			ret = -EINVAL;
+			goto out;
+		}
+		if (n + 3 >= cap) {
+			char **na = realloc(av, 2 * cap * sizeof(*av));
+
+			if (!na) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			av = na;
+			cap *= 2;
+		}
+		if (o->has_arg) {
+			if (!v || !*v) {
+				log_err("%s line %d: '%s' needs a value", path,
+					lineno, k);
+				ret = -EINVAL;
+				goto out;
+			}
+			{
+				/* "--name" and the value as two arguments */
+				char *flag = malloc(strlen(k) + 3);
+
+				if (!flag) {
+					ret = -ENOMEM;
+					goto out;
+				}
+				sprintf(flag, "--%s", k);
+				av[n++] = flag;
+				av[n] = strdup(v);
+				if (!av[n++]) {
+					ret = -ENOMEM;
+					goto out;
+				}
+			}
+		} else {
+			char *flag;
+
+			if (v && strcmp(v, "true") && strcmp(v, "yes") &&
+			    strcmp(v, "1")) {
+				if (!strcmp(v, "false") || !strcmp(v, "no") ||
+				    !strcmp(v, "0"))
+					continue;
+				log_err("%s line %d: '%s' is a switch: true or "
+					"false", path, lineno, k);
+				ret = -EINVAL;
+				goto out;
+			}
+			flag = malloc(strlen(k) + 3);
+			if (!flag) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			sprintf(flag, "--%s", k);
+			av[n++] = flag;
+		}
+	}
+	c->from_config = 1;
+	if (parse_args((int)n, av, c)) {
+		log_err("in config file %s", path);
+		ret = -EINVAL;
+	}
+	c->from_config = 0;
+out:
+	*text_out = text;
+	*argv_out = av;
+	return ret;
+}
+
+static void free_config_argv(char **av)
+{
+	if (!av)
+		return;
+	/* Everything after the program and command names is ours. */
+	for (size_t i = 2; av[i]; i++)
+		free(av[i]);
+	free(av);
+}
+
+/* Flags (a) override the environment, which overrides the file (c). */
+static void merge_args(struct args *a, const struct args *c)
+{
+#define STR_ENV(f, env) \
+	if (!a->f && getenv(env)) \
+		a->f = getenv(env)
+#define TAKE(f) \
+	if (!a->f) \
+		a->f = c->f
+#define TAKE_LIST(v, n) \
+	if (!a->n) { \
+		memcpy(a->v, c->v, sizeof(a->v)); \
+		a->n = c->n; \
+	}
+	STR_ENV(repo, "SSTVAULT_REPO");
+	STR_ENV(passfile, "SSTVAULT_PASSWORD_FILE");
+	STR_ENV(pass_cmd, "SSTVAULT_PASSWORD_COMMAND");
+	STR_ENV(metrics_file, "SSTVAULT_METRICS_FILE");
+	/* One secret source: a flag or environment choice beats the file's. */
+	if (a->passfile || a->pass_cmd || a->keyfile) {
+		TAKE(keyfile);
+	} else {
+		TAKE(passfile);
+		TAKE(pass_cmd);
+		TAKE(keyfile);
+	}
+	TAKE(repo); TAKE(target); TAKE(tag); TAKE(node); TAKE(cluster);
+	TAKE(layout); TAKE(snapshot_tag); TAKE(snapshot_cmd); TAKE(yaml);
+	TAKE(schema_file); TAKE(dc); TAKE(rack); TAKE(host_id); TAKE(at);
+	TAKE(owner); TAKE(new_pass); TAKE(new_keyfile); TAKE(metrics_file);
+	TAKE(s3_endpoint); TAKE(s3_region); TAKE(s3_addressing);
+	TAKE(s3_profile); TAKE(s3_ca); TAKE(s3_cert); TAKE(s3_key);
+	TAKE(s3_conns); TAKE(s3_part); TAKE(limit_up); TAKE(limit_down);
+	TAKE(json); TAKE(force); TAKE(read_data); TAKE(no_uring);
+	TAKE(keep_cache); TAKE(no_fsync); TAKE(threads); TAKE(zstd_level);
+	TAKE(incremental); TAKE(include_system); TAKE(clear_incr);
+	TAKE(clear_snap); TAKE(keep_last); TAKE(keep_daily);
+	TAKE(keep_weekly); TAKE(keep_monthly); TAKE(dry_run);
+	TAKE(group_cluster); TAKE(repack); TAKE(max_wait_s); TAKE(quiet);
+	TAKE(verbose);
+	if (a->grace_s < 0)
+		a->grace_s = c->grace_s;
+	TAKE_LIST(datadirs, ndatadirs);
+	TAKE_LIST(keyspaces, nkeyspaces);
+	TAKE_LIST(tables, ntables);
+	TAKE_LIST(excludes, nexcludes);
+	TAKE_LIST(nodes, nnodes);
+#undef STR_ENV
+#undef TAKE
+#undef TAKE_LIST
+}
+
 int main(int argc, char **argv)
 {
-	struct args a = { .grace_s = -1 };
+	struct args a = { .grace_s = -1 }, cfg = { .grace_s = -1 };
+	char *cfg_text = NULL, **cfg_argv = NULL;
+	double t0;
 	int ret;
 
 	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||
@@ -1604,6 +2206,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "see 'sstvault %s --help'\n", a.cmd->name);
 		return EXIT_USAGE;
 	}
+	cfg.cmd = a.cmd;
+	{
+		const char *path = a.config ? a.config :
+				   getenv("SSTVAULT_CONFIG") ?
+				   getenv("SSTVAULT_CONFIG") :
+				   "/etc/sstvault/sstvault.conf";
+
+		if (load_config(path, a.config || getenv("SSTVAULT_CONFIG"),
+				&cfg, &cfg_text, &cfg_argv)) {
+			ret = -EINVAL;
+			goto out;
+		}
+		a.config = path;
+	}
+	merge_args(&a, &cfg);
+	util_verbosity = a.quiet ? -1 : a.verbose;
+	t0 = util_mono();
 	switch (a.cmd->bit) {
 	case C_INIT: ret = cmd_init(&a); break;
 	case C_BACKUP: ret = cmd_backup(&a); break;
@@ -1613,8 +2232,16 @@ int main(int argc, char **argv)
 	case C_FORGET: ret = cmd_forget(&a); break;
 	case C_PRUNE: ret = cmd_prune(&a); break;
 	case C_KEY: ret = cmd_key(&a); break;
+	case C_CONFIG: ret = cmd_config(&a); break;
+	case C_UPLOADS: ret = cmd_uploads(&a); break;
 	default: ret = -EINVAL; break;
 	}
+	if (a.metrics_file)
+		write_metrics(&a, ret == 1 ? EXIT_WARN : exit_for(ret),
+			      util_mono() - t0);
+out:
+	free(cfg_text);
+	free_config_argv(cfg_argv);
 	if (ret == 1)
 		return EXIT_WARN;
 	return exit_for(ret);

@@ -197,13 +197,25 @@ static int append(struct packer *p, struct openpack *op, const void *data,
 /* Release everything of op after complete() or abort() returned. */
 static void close_pack(struct packer *p, struct openpack *op)
 {
-	/* complete()/abort() consumed the completions of op's parts
-	 * (uploader.h), so the parts still listed are free now. */
-	while (op->inflight) {
-		struct part *pt = op->inflight;
+	/* No part of op is in flight any more, but their completions still
+	 * come back through reap() (uploader.h): collect them, so no buffer
+	 * is reused while the uploader still holds its cookie. */
+	for (int idle = 0; op->inflight;) {
+		int n = reap(p, 1000);
 
-		op->inflight = pt->next;
-		part_free(p, pt);
+		idle = n == 0 ? idle + 1 : 0;
+		if (n < 0 || idle > 300) {
+			log_err("uploader lost the completion of parts of %s",
+				op->w.name);
+			/* The uploader is broken: nothing will come back,
+			 * and nothing will be sent again either. */
+			while (op->inflight) {
+				struct part *pt = op->inflight;
+
+				op->inflight = pt->next;
+				part_free(p, pt);
+			}
+		}
 	}
 	if (op->cur)
 		part_free(p, op->cur);

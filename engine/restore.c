@@ -26,6 +26,7 @@
 #include "engine/blob.h"
 #include "engine/index.h"
 #include "engine/queue.h"
+#include "engine/progress.h"
 #include "engine/restore.h"
 #include "engine/util.h"
 #include "io/writer.h"
@@ -89,7 +90,9 @@ struct rctx {
 	uint32_t *ready;          /* files whose last chunk is done */
 	size_t nready;
 	struct restore_result *res;
-	double t0, last;
+	double t0;
+	struct progress prog;     /* main thread */
+	uint64_t bytes_total;
 	uint64_t bytes_done;
 	int io_err;               /* first IO error (not damage) */
 };
@@ -265,16 +268,14 @@ static void *worker_main(void *arg)
 
 static void progress(struct rctx *c, int final)
 {
-	double now = util_mono();
-	char done[32];
+	struct progress_state st = {
+		.files_done = c->nfiles - c->files_left,
+		.files_total = c->nfiles,
+		.bytes_done = c->bytes_done,
+		.bytes_total = c->bytes_total,
+	};
 
-	if (!c->o->progress || (!final && now - c->last < 2.0))
-		return;
-	c->last = now;
-	util_fmt_bytes(done, sizeof(done), c->bytes_done);
-	log_msg("restore: %s written, %zu of %zu files left, %.0f MB/s", done,
-		c->files_left, c->nfiles,
-		(double)c->bytes_done / 1e6 / SV_MAX(now - c->t0, 1e-3));
+	progress_update(&c->prog, &st, final);
 }
 
 static int open_file(struct rctx *c, struct rfile *rf)
@@ -614,6 +615,7 @@ static int setup_files(struct rctx *c)
 		if (f->type != SNAP_FILE)
 			continue;
 		c->files[c->nfiles].f = f;
+		c->bytes_total += f->size;
 		c->files[c->nfiles].h = -1;
 		c->files[c->nfiles].path = strdup(full);
 		if (!c->files[c->nfiles].path)
@@ -683,6 +685,7 @@ int restore_run(struct repo *r, const struct snapshot *s,
 	c->o = o;
 	c->res = res;
 	c->t0 = util_mono();
+	progress_start(&c->prog, (enum progress_mode)o->progress, "restore");
 	if (!threads) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 

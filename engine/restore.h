@@ -24,7 +24,7 @@ struct restore_opts {
 	unsigned threads;         /* 0 = all cores */
 	int no_uring;
 	int no_fsync;
-	int progress;
+	int progress;             /* enum progress_mode */
 	/*
 	 * Map a snapshot entry to a path under target (out, cap bytes,
 	 * relative). Return 0 to restore there, 1 to skip the entry, -errno

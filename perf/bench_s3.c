@@ -9,7 +9,8 @@
  * get_part() calls of PART_MIB, then deletes it. Endpoint and credentials
  * come from SV_S3_ENDPOINT and the AWS_* variables; the bucket is created
  * if needed. Prints one parseable line per direction:
- *   stage=s3_put bytes=... secs=... MBps=... conns=... part_mib=... inflight_max=...
+ *   stage=s3_put bytes=... secs=... MBps=... conns=... part_mib=...
+ *   inflight_max=... retries=... throttled=...  (on one line)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -117,7 +118,8 @@ int main(int argc, char **argv)
 			continue;
 		}
 		fill(bufs[b], len, off / part + 1);
-		rc = u->ops->put_part(u, &w, bufs[b], len, (void *)(uintptr_t)b);
+		rc = u->ops->put_part(u, &w, bufs[b], len,
+				      (void *)(uintptr_t)b);
 		if (rc == SV_Q_BUSY) {
 			n = u->ops->reap(u, ev, 64, -1);
 			for (int i = 0; i < n; i++) {

@@ -7,7 +7,7 @@ set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export SSTVAULT=${SSTVAULT:-$PWD/sstvault}
-export SV_BUILD=$PWD/$BUILD
+case "$BUILD" in /*) export SV_BUILD=$BUILD;; *) export SV_BUILD=$PWD/$BUILD;; esac
 export SV_FIXTURES=${SV_FIXTURES:-$(cd .. && pwd)/shared/fixtures/cassandra-sstables}
 timeout_s=${TEST_TIMEOUT:-600}
 pass=0 fail=0 skip=0 failed=""
@@ -21,6 +21,12 @@ for t in "$BUILD"/tests/test_* tests/t_*.sh; do
 	if [ -n "${TESTS:-}" ] && ! echo " $TESTS " | grep -q " $name "; then continue; fi
 	list="$list $t"
 done
+# S3 tests share one Ceph RADOS Gateway (tests/rgw.sh), started once.
+if [ -z "${SV_S3_ENDPOINT:-}" ] && [ -z "${SV_RGW_SHARED_DIR:-}" ] &&
+	echo "$list" | grep -q 't_s3'; then
+	export SV_RGW_SHARED_DIR=$(mktemp -d /tmp/sv-rgw-shared.XXXXXX)
+	trap 'tests/rgw.sh stop "$SV_RGW_SHARED_DIR" >/dev/null 2>&1; rm -rf "$SV_RGW_SHARED_DIR"' EXIT
+fi
 for t in $list; do
 	name=$(basename "$t" .sh)
 	start=$(date +%s%N)

@@ -17,11 +17,17 @@
 
 extern const struct uploader_ops uploader_local;
 extern const struct uploader_ops uploader_mem;
+#ifdef HAVE_CURL
+extern const struct uploader_ops uploader_s3;
+#endif
 extern const struct uploader_ops uploader_null;
 
 static const struct uploader_ops *const backends[] = {
 	&uploader_local,
 	&uploader_mem,
+#ifdef HAVE_CURL
+	&uploader_s3,
+#endif
 	&uploader_null,
 	NULL,
 };
@@ -155,13 +161,29 @@ void uploader_seterr(struct uploader *u, const char *fmt, ...)
 int uploader_get_all(struct uploader *u, const char *name, size_t max,
 		     uint8_t **data, size_t *len)
 {
+	size_t first = SV_MIN(max, (size_t)1 << 16);
 	uint64_t size = 0;
-	uint8_t *buf = NULL;
+	uint8_t *buf;
 	ssize_t n;
 	int ret;
 
 	*data = NULL;
 	*len = 0;
+	/* Small objects (config, key slots, locks) in one GET: a GET, unlike
+	 * a HEAD, carries the store's error body (SignatureDoesNotMatch,
+	 * NoSuchBucket...) into u->errbuf. */
+	buf = malloc(first ? first : 1);
+	if (!buf)
+		return -ENOMEM;
+	n = u->ops->get(u, name, 0, UINT64_MAX, buf, first);
+	if (n >= 0) {
+		*data = buf;
+		*len = (size_t)n;
+		return 0;
+	}
+	free(buf);
+	if (n != -ENOSPC)
+		return (int)n;
 	ret = u->ops->stat(u, name, &size);
 	if (ret)
 		return ret;

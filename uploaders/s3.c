@@ -1353,9 +1353,12 @@ static int s3_step(struct s3_priv *p, int max_wait_ms)
 /* Anything asynchronous still moving (not DONE, not FREE)? */
 static int async_busy(const struct s3_priv *p)
 {
-	for (unsigned i = 0; i < p->conns; i++)
-		if (p->reqs[i].state == RS_WAIT || p->reqs[i].state == RS_ACTIVE)
+	for (unsigned i = 0; i < p->conns; i++) {
+		enum req_state st = p->reqs[i].state;
+
+		if (st == RS_WAIT || st == RS_ACTIVE)
 			return 1;
+	}
 	return 0;
 }
 
@@ -1768,7 +1771,9 @@ static int s3_init(struct uploader *u, const char *location,
 	snprintf(p->region, sizeof(p->region), "%s",
 		 region ? region : "us-east-1");
 	snprintf(p->sigv4, sizeof(p->sigv4), "aws:amz:%s:s3", p->region);
-	ep = o->s3_endpoint ? o->s3_endpoint : env_nonempty("AWS_ENDPOINT_URL_S3");
+	ep = o->s3_endpoint;
+	if (!ep)
+		ep = env_nonempty("AWS_ENDPOINT_URL_S3");
 	if (!ep)
 		ep = env_nonempty("AWS_ENDPOINT_URL");
 	rc = make_base(p, ep, o->s3_path_style);
@@ -2067,9 +2072,9 @@ static int delete_batch(struct s3_priv *p, const char *const *names,
 		xml_get(code, sizeof(code), blk, blk + bl, "Code");
 		xml_get(msg, sizeof(msg), blk, blk + bl, "Message");
 		if (strcmp(code, "NoSuchKey")) {
-			uploader_seterr(p->u, "s3://%s/%s: delete failed: %s%s%s",
-					p->bucket, k, code, msg[0] ? ": " : "",
-					msg);
+			uploader_seterr(p->u, "s3://%s/%s: delete failed: "
+					"%s%s%s", p->bucket, k, code,
+					msg[0] ? ": " : "", msg);
 			rc = !strcmp(code, "AccessDenied") ? -EACCES : -EIO;
 			goto out;
 		}
@@ -2152,7 +2157,9 @@ static int s3_list(struct uploader *u, const char *prefix, upl_list_cb cb,
 		while (s && (blk = xml_find(s, e, "Contents", &bl, &after))) {
 			char key[S3_KEY_MAX + 1], num[32], lm[64];
 
-			if (xml_get(key, sizeof(key), blk, blk + bl, "Key") < 0 ||
+			const char *be = blk + bl;
+
+			if (xml_get(key, sizeof(key), blk, be, "Key") < 0 ||
 			    strncmp(key, p->prefix, p->prefix_len)) {
 				uploader_seterr(u, "s3://%s/%s: bad list "
 						"answer", p->bucket, full);
@@ -2584,11 +2591,14 @@ static int s3_reap(struct uploader *u, struct upl_event *ev, int max,
 		/* Nothing can complete if nothing is moving. */
 		if (!async_busy(p))
 			return 0;
+		/* Drive the transfers at least once, even with a zero
+		 * timeout: a poll that never steps makes no progress. */
 		now = now_ms();
-		if (now >= deadline)
-			return 0;
-		s3_step(p, deadline == UINT64_MAX ? 1000 :
-			(int)SV_MIN(deadline - now, 1000ull));
+		s3_step(p, now >= deadline ? 0 : deadline == UINT64_MAX ?
+			1000 : (int)SV_MIN(deadline - now, 1000ull));
+		n = collect(p, ev, max);
+		if (n > 0 || now_ms() >= deadline)
+			return n;
 	}
 }
 
@@ -2680,7 +2690,9 @@ int s3_list_uploads(struct uploader *u, s3_upload_cb cb, void *arg)
 			char key[S3_KEY_MAX + 1], id[S3_UPLOAD_ID_MAX];
 			char ini[64];
 
-			if (xml_get(key, sizeof(key), blk, blk + bl, "Key") < 0 ||
+			const char *be = blk + bl;
+
+			if (xml_get(key, sizeof(key), blk, be, "Key") < 0 ||
 			    xml_get(id, sizeof(id), blk, blk + bl,
 				    "UploadId") <= 0 ||
 			    strncmp(key, p->prefix, p->prefix_len)) {

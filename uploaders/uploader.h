@@ -115,9 +115,10 @@ struct uploader_ops {
 	int (*put_part)(struct uploader *u, struct upl_write *w,
 			const void *data, size_t len, void *cookie);
 	/* Wait for all parts of w, then make the object visible atomically.
-	 * complete() and abort() consume the completions of w's own parts:
-	 * once they return, reap() never hands back a cookie of w, and every
-	 * buffer given to put_part() for w may be reused.
+	 * When complete() or abort() returns, no part of w is in flight any
+	 * more, but the completion of each QUEUED part is still handed back
+	 * by reap() (after abort() with -ECANCELED): a caller frees a part's
+	 * buffer when its cookie comes back, never before.
 	 * Required. Return: 0 or -errno (then the caller must abort()). */
 	int (*complete)(struct uploader *u, struct upl_write *w);
 	/* Drop a partial object; safe after any failure. Required. */

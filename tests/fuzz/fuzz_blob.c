@@ -118,10 +118,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 * the largest chunk: longer blobs are refused. */
 			if (size > ZSTD_compressBound(MAX_CHUNK))
 				decodable = 0;
-			/* Nor anything but one standard frame of a non-empty
-			 * chunk: libzstd also decodes legacy (v0.x) and
-			 * skippable frames, which blob_open may refuse. */
+			/* Nor anything but exactly one standard frame of a
+			 * non-empty chunk: libzstd also decodes legacy (v0.x),
+			 * skippable and concatenated frames, which blob_open
+			 * may refuse (it gives zstd exactly raw_len bytes of
+			 * room, and the legacy decoders want more). */
 			if (size < 4 || sv_get_le32(data) != ZSTD_MAGICNUMBER ||
+			    ZSTD_findFrameCompressedSize(data, size) != size ||
 			    raw_len == 0)
 				maybe = 1;
 		}
