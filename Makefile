@@ -67,7 +67,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-run
 
 test-run: all $(TEST_BIN) check-layering
-	@BUILD=$(BUILD) SSTVAULT=$(CURDIR)/$(SV_BIN) tests/run.sh
+	@BUILD=$(BUILD) SSTVAULT=$(abspath $(SV_BIN)) tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all

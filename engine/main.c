@@ -23,6 +23,7 @@
 #include <pwd.h>
 
 #include "engine/backup.h"
+#include "engine/bench.h"
 #include "engine/cassandra.h"
 #include "engine/check.h"
 #include "engine/maint.h"
@@ -55,6 +56,7 @@ enum cmd {
 	C_KEY = 1 << 7,
 	C_CONFIG = 1 << 8,
 	C_UPLOADS = 1 << 9,
+	C_BENCH = 1 << 10,
 	C_ALL = 0xffff,
 };
 
@@ -69,7 +71,7 @@ enum opt_id {
 	O_GRACE, O_MAX_WAIT, O_NEW_PASS, O_NEW_KEYFILE, O_PASS_CMD, O_KEYFILE,
 	O_CONFIG, O_METRICS, O_S3_ENDPOINT, O_S3_REGION, O_S3_ADDRESSING,
 	O_S3_PROFILE, O_S3_CA, O_S3_CERT, O_S3_KEY, O_S3_CONNS, O_S3_PART,
-	O_LIMIT_UP, O_LIMIT_DOWN, O_HELP = 'h',
+	O_LIMIT_UP, O_LIMIT_DOWN, O_TYPE, O_BENCH_SIZE, O_HELP = 'h',
 	O_VERBOSE = 'v', O_QUIET = 'q',
 };
 
@@ -100,6 +102,11 @@ static const struct opt opts[] = {
 	  "keep the newest snapshot of each of the last N ISO weeks" },
 	{ "keep-monthly", O_KEEP_MONTHLY, 1, C_FORGET, "N",
 	  "keep the newest snapshot of each of the last N months" },
+	{ "bench-size", O_BENCH_SIZE, 1, C_BENCH, "SIZE",
+	  "read at most SIZE bytes from --data-dir (default 2G)" },
+	{ "type", O_TYPE, 1, C_FORGET, "snapshot|incremental|tree",
+	  "only snapshots of this backup type (hourly incrementals usually "
+	  "want other rules than nightly snapshots)" },
 	{ "group-by", O_GROUP_BY, 1, C_FORGET, "node|cluster",
 	  "apply the rules per node and backup type (default) or per "
 	  "cluster and type" },
@@ -115,7 +122,7 @@ static const struct opt opts[] = {
 	  "key add/passwd: the new passphrase" },
 	{ "new-key-file", O_NEW_KEYFILE, 1, C_KEY, "FILE",
 	  "key add: a key file (created with 32 random bytes if missing)" },
-	{ "data-dir", O_DATADIR, 1, C_BACKUP, "DIR",
+	{ "data-dir", O_DATADIR, 1, C_BACKUP | C_BENCH, "DIR",
 	  "directory to back up; repeat for several (JBOD)" },
 	{ "tag", O_TAG, 1, C_BACKUP, "TAG", "label stored with the snapshot" },
 	{ "snapshot", O_SNAPSHOT, 1, C_BACKUP, "TAG",
@@ -167,9 +174,9 @@ static const struct opt opts[] = {
 	  "do not fsync restored files (scratch restores)" },
 	{ "read-data", O_READ_DATA, 0, C_CHECK, NULL,
 	  "read and verify every blob of every pack" },
-	{ "zstd-level", O_ZSTD_LEVEL, 1, C_INIT, "N",
+	{ "zstd-level", O_ZSTD_LEVEL, 1, C_INIT | C_BENCH, "N",
 	  "zstd level for new chunks, 1..19 (default 1)" },
-	{ "threads", O_THREADS, 1, C_BACKUP | C_RESTORE, "N",
+	{ "threads", O_THREADS, 1, C_BACKUP | C_RESTORE | C_BENCH, "N",
 	  "worker threads (default: all cores)" },
 	{ "no-uring", O_NO_URING, 0, C_BACKUP | C_RESTORE, NULL,
 	  "use pread/pwrite instead of io_uring" },
@@ -251,6 +258,10 @@ static const struct cmdinfo cmds[] = {
 	{ "config", C_CONFIG, "config show",
 	  "Print the effective configuration (flags, environment, file) with "
 	  "secrets masked." },
+	{ "bench", C_BENCH, "bench [--data-dir DIR] [--repo REPO]",
+	  "Measure each pipeline stage on this host (read, FastCDC, XXH3, "
+	  "zstd, AES-GCM, upload) and the whole pipeline into a null store; "
+	  "print MB/s, the limit the stages imply and the share reached." },
 	{ "uploads", C_UPLOADS, "uploads list|abort",
 	  "List or abort multipart uploads left under an S3 repository's "
 	  "prefix by interrupted backups." },
@@ -274,10 +285,10 @@ struct args {
 	double repack;
 	int64_t grace_s, max_wait_s;
 	const char *new_pass, *new_keyfile, *pass_cmd, *keyfile;
-	const char *config, *metrics_file;
+	const char *config, *metrics_file, *type;
 	const char *s3_endpoint, *s3_region, *s3_addressing, *s3_profile;
 	const char *s3_ca, *s3_cert, *s3_key;
-	uint64_t s3_conns, s3_part, limit_up, limit_down;
+	uint64_t s3_conns, s3_part, limit_up, limit_down, bench_size;
 	int quiet, verbose;
 	int from_config;       /* parsing the config file, not argv */
 	const char *positional[8];
@@ -409,6 +420,15 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case O_PASS_CMD: a->pass_cmd = optarg; break;
 		case O_KEYFILE: a->keyfile = optarg; break;
 		case O_CONFIG: a->config = optarg; break;
+		case O_TYPE:
+			if (strcmp(optarg, "snapshot") &&
+			    strcmp(optarg, "incremental") &&
+			    strcmp(optarg, "tree")) {
+				log_err("--type: snapshot, incremental or tree");
+				return -EINVAL;
+			}
+			a->type = optarg;
+			break;
 		case O_METRICS: a->metrics_file = optarg; break;
 		case O_S3_ENDPOINT: a->s3_endpoint = optarg; break;
 		case O_S3_REGION: a->s3_region = optarg; break;
@@ -423,6 +443,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 				return -EINVAL;
 			}
 			a->s3_addressing = optarg;
+			break;
+		case O_BENCH_SIZE:
+			if (util_parse_size(optarg, &a->bench_size)) {
+				log_err("--bench-size: expected a size like 1G");
+				return -EINVAL;
+			}
 			break;
 		case O_S3_CONNS:
 		case O_S3_PART:
@@ -766,8 +792,11 @@ static void write_metrics(const struct args *a, int code, double secs)
 	size_t len;
 	FILE *f;
 
-	snprintf(labels, sizeof(labels), "command=\"%s\",node=\"%s\"",
-		 a->cmd->name, run.node ? run.node : a->node ? a->node : "");
+	snprintf(labels, sizeof(labels),
+		 "command=\"%s\",node=\"%s\",type=\"%s\"", a->cmd->name,
+		 run.node ? run.node : a->node ? a->node : "",
+		 a->cmd->bit != C_BACKUP ? "" : a->incremental ? "incremental" :
+		 a->snapshot_tag ? "snapshot" : "tree");
 	if (util_read_file(a->metrics_file, 1 << 20, &old, &len) == 0) {
 		const char *p = strstr(old,
 				       "\nsstvault_last_success_timestamp_seconds{");
@@ -925,6 +954,40 @@ static int upload_cb(void *arg, const char *name, const char *upload_id,
 	return 0;
 }
 
+static int cmd_bench(struct args *a)
+{
+	struct bench_opts bo = { 0 };
+	struct bench_result res;
+	struct upl_opts uo;
+	int ret;
+
+	if (a->ndatadirs > 1) {
+		log_err("bench: one --data-dir at most");
+		return -EINVAL;
+	}
+	upl_from_args(a, &uo);
+	bo.data_dir = a->ndatadirs ? a->datadirs[0] : NULL;
+	bo.location = a->repo;
+	bo.upl = &uo;
+	bo.read_max = a->bench_size;
+	bo.zstd_level = a->zstd_level;
+	bo.threads = a->threads;
+	bo.keep_cache = a->keep_cache;
+	bo.no_uring = a->no_uring;
+	if (!bo.data_dir)
+		log_msg("bench: no --data-dir, CPU stages run on generated "
+			"SSTable-like data and the read stage is skipped");
+	if (!bo.location)
+		log_msg("bench: no --repo, the upload stage is skipped");
+	ret = bench_run(&bo, &res);
+	if (ret) {
+		log_err("bench failed: %s", strerror(-ret));
+		return ret;
+	}
+	bench_print(stdout, &res, a->json);
+	return 0;
+}
+
 static int cmd_uploads(struct args *a)
 {
 	const char *sub = a->npos ? a->positional[0] : "list";
@@ -1023,8 +1086,23 @@ static int cmd_init(struct args *a)
 		/* A bucket we already own is fine; a missing one is created
 		 * (DESIGN: init may run it unconditionally). */
 		ret = uploader_create(&u, a->repo, &uo, errbuf);
-		if (!ret && (ret = s3_create_bucket(u)))
-			snprintf(errbuf, sizeof(errbuf), "%s", u->errbuf);
+		if (!ret) {
+			uint8_t *cfgdata = NULL;
+			size_t cl;
+
+			/* Create the bucket only when it is missing, so that
+			 * init needs no s3:CreateBucket on an existing one. */
+			ret = uploader_get_all(u, "config", 1 << 20, &cfgdata,
+					       &cl);
+			free(cfgdata);
+			if (ret == -ENOENT && strstr(u->errbuf, "NoSuchBucket"))
+				ret = s3_create_bucket(u);
+			else if (ret == -ENOENT || ret == 0)
+				ret = 0;   /* repo_init reports an existing one */
+			if (ret)
+				snprintf(errbuf, sizeof(errbuf), "%s",
+					 u->errbuf);
+		}
 		uploader_destroy(u);
 		if (ret) {
 			log_err("%s", errbuf);
@@ -1576,6 +1654,7 @@ static int cmd_restore(struct args *a)
 	struct snapshot **v = NULL, *chosen[256], *plan = NULL;
 	struct snapshot *loaded[256];
 	size_t nloaded = 0;
+	char marker[128] = "";
 	const struct snapshot *what;
 	struct repo *r = NULL;
 	struct owner own;
@@ -1602,6 +1681,11 @@ static int cmd_restore(struct args *a)
 	ret = open_repo(a, &r);
 	if (ret)
 		return ret;
+	/* Like a backup, a restore reads packs through the index: prune
+	 * must wait for it before deleting any (maint.h). */
+	if (maint_marker_create(r, marker))
+		log_warn("cannot write a reader marker: %s; a concurrent prune "
+			 "could remove data this restore reads", r->up->errbuf);
 	ret = snapshot_list_summaries(r, &v, &n, NULL);
 	if (ret)
 		goto out;
@@ -1707,6 +1791,8 @@ static int cmd_restore(struct args *a)
 			(unsigned long long)res.damaged);
 	}
 out:
+	if (marker[0])
+		maint_marker_remove(r, marker);
 	for (size_t i = 0; i < nloaded; i++)
 		snapshot_free(loaded[i]);
 	snapshot_free(plan);
@@ -1727,6 +1813,7 @@ static int cmd_forget(struct args *a)
 	fo.keep_weekly = a->keep_weekly;
 	fo.keep_monthly = a->keep_monthly;
 	fo.node = a->node;
+	fo.type = a->type;
 	fo.group_by_cluster = a->group_cluster;
 	fo.dry_run = a->dry_run;
 	if (!fo.keep_last && !fo.keep_daily && !fo.keep_weekly &&
@@ -2152,7 +2239,7 @@ static void merge_args(struct args *a, const struct args *c)
 		TAKE(pass_cmd);
 		TAKE(keyfile);
 	}
-	TAKE(repo); TAKE(target); TAKE(tag); TAKE(node); TAKE(cluster);
+	TAKE(type); TAKE(repo); TAKE(target); TAKE(tag); TAKE(node); TAKE(cluster);
 	TAKE(layout); TAKE(snapshot_tag); TAKE(snapshot_cmd); TAKE(yaml);
 	TAKE(schema_file); TAKE(dc); TAKE(rack); TAKE(host_id); TAKE(at);
 	TAKE(owner); TAKE(new_pass); TAKE(new_keyfile); TAKE(metrics_file);
@@ -2234,6 +2321,7 @@ int main(int argc, char **argv)
 	case C_KEY: ret = cmd_key(&a); break;
 	case C_CONFIG: ret = cmd_config(&a); break;
 	case C_UPLOADS: ret = cmd_uploads(&a); break;
+	case C_BENCH: ret = cmd_bench(&a); break;
 	default: ret = -EINVAL; break;
 	}
 	if (a.metrics_file)

@@ -158,7 +158,8 @@ int maint_forget(struct repo *r, const struct forget_opts *o,
 		char key[300];
 		size_t g;
 
-		if (o->node && strcmp(v[i]->node, o->node)) {
+		if ((o->node && strcmp(v[i]->node, o->node)) ||
+		    (o->type && strcmp(v[i]->type, o->type))) {
 			keep[i] = 1;
 			continue;
 		}

@@ -41,6 +41,7 @@ void maint_marker_remove(struct repo *r, const char *name);
 struct forget_opts {
 	int keep_last, keep_daily, keep_weekly, keep_monthly;
 	const char *node;        /* only this node's snapshots, or NULL */
+	const char *type;        /* only this backup type, or NULL */
 	int group_by_cluster;    /* group per cluster+type, not node+type */
 	int dry_run;
 };

@@ -255,6 +255,11 @@ static int local_put_part(struct uploader *u, struct upl_write *w,
 		w->err = ret;
 		return ret;
 	}
+	/* Start writeback of this part now, so that complete()'s fsync
+	 * finds little left to do and the disk works while we pack on. */
+	if (lp(u)->fsync)
+		(void)sync_file_range(lw->fd, (off_t)w->size, (off_t)len,
+				      SYNC_FILE_RANGE_WRITE);
 	w->size += len;
 	w->next_part++;
 	u->stats.parts_put++;
