@@ -78,6 +78,9 @@ LOGICAL=$(cd "$DATA" && find "${SNAPS[@]}" -type f -printf '%s\n' |
 NFILES=$(cd "$DATA" && find "${SNAPS[@]}" -type f | wc -l)
 
 rgw_up || exit $?
+# The gateway's directory (its PID files), also when perf/bench_s3.sh
+# started it and passes it down.
+GWDIR=${RGW_DIR:-${BENCH_S3_RGW_DIR:-}}
 BUCKET=svtools-$$-$RANDOM
 rgw_aws s3 mb "s3://$BUCKET" >/dev/null || die "cannot create bucket $BUCKET"
 
@@ -109,7 +112,23 @@ tree_totals() {
 		awk '{ s += $1; n++ } END { printf "%.0f %d\n", s, n }'
 }
 
-printf 'tool\tstep\tlogical_bytes\tfiles\twall_s\tMBps\tstored_bytes\tuser_s\tsys_s\tpeak_rss_kib\tcache\tstatus\n' >"$RES"
+printf 'tool\tstep\tlogical_bytes\tfiles\twall_s\tMBps\tstored_bytes\tuser_s\tsys_s\tpeak_rss_kib\tgw_cpu_s\tcache\tstatus\n' >"$RES"
+
+# CPU seconds used so far by the gateway's daemons (radosgw, OSD, monitor)
+# when this script started them; "-" for a gateway found elsewhere.
+TCK=$(getconf CLK_TCK)
+gw_ticks() {
+	local f pid t=0 st
+	[ -n "$GWDIR" ] || { echo -; return; }
+	for f in client.rgw.a osd.0 mon.a; do
+		pid=$(cat "$GWDIR/run/$f.pid" 2>/dev/null) || continue
+		st=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+		st=${st##*) }
+		set -- $st
+		t=$((t + ${12} + ${13}))
+	done
+	echo $t
+}
 
 # step TOOL STEP PREFIX CWD -- COMMAND...: times COMMAND plus a sync and
 # appends a row; PREFIX is the tool's prefix in the bucket (its size is
@@ -118,8 +137,9 @@ step() {
 	local tool=$1 st=$2 prefix=$3 cwd=$4
 	shift 5
 	local log=$OUT/log/s3-$tool-$st.log tv=$WORK/time cache t0 t1 rc
-	local wall mbps stored=- user sys rss status=ok
+	local wall mbps stored=- user sys rss status=ok g0 g1 gcpu=-
 	cache=$(drop_caches)
+	g0=$(gw_ticks)
 	echo "bench_s3_tools: $tool $st ($LOGICAL bytes, $cache cache)"
 	echo "+ $*" >"$log"
 	t0=$(date +%s%N)
@@ -127,23 +147,26 @@ step() {
 	rc=$?
 	sync
 	t1=$(date +%s%N)
+	g1=$(gw_ticks)
+	[ "$g0" = - ] || gcpu=$(awk -v d=$((g1 - g0)) -v h="$TCK" \
+		'BEGIN { printf "%.2f", d / h }')
 	[ $rc = 0 ] || status="failed($rc)"
 	read -r user sys rss <"$tv" 2>/dev/null || { user=- sys=- rss=-; }
 	wall=$(awk -v n=$((t1 - t0)) 'BEGIN { printf "%.3f", n / 1e9 }')
 	mbps=$(awk -v b="$LOGICAL" -v n=$((t1 - t0)) \
 		'BEGIN { printf "%.1f", b / (n / 1e3) }')
 	[ "$st" = upload ] && stored=$(stored_bytes "$prefix")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$st" \
-		"$LOGICAL" "$NFILES" "$wall" "$mbps" "${stored:--}" "$user" \
-		"$sys" "$rss" "$cache" "$status" >>"$RES"
-	echo "  wall ${wall}s, $mbps MB/s, stored ${stored:--}, $status"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+		"$tool" "$st" "$LOGICAL" "$NFILES" "$wall" "$mbps" "${stored:--}" \
+		"$user" "$sys" "$rss" "$gcpu" "$cache" "$status" >>"$RES"
+	echo "  wall ${wall}s, $mbps MB/s, stored ${stored:--}, gateway cpu ${gcpu}s, $status"
 	[ $rc = 0 ] || tail -n 5 "$log" >&2
 	return $rc
 }
 
 # check_down TOOL DIR: the download holds as many bytes and files as the
-# snapshot directories (sstvault's loader layout renames the directories,
-# not the files).
+# snapshot directories (sstvault restores with --layout tree, the backed-up
+# directories as they were, like the other two tools).
 check_down() {
 	local got
 	got=$(tree_totals "$2")
@@ -177,7 +200,7 @@ step sstvault upload sv "$DATA" -- "$SV" backup --repo "$SVREPO" \
 mkdir -p "$WORK/down"
 step sstvault download sv "$WORK" -- "$SV" restore latest --repo "$SVREPO" \
 	--s3-endpoint "$EP" --s3-connections "$CONNS" --target "$WORK/down" \
-	--json || fail=1
+	--layout tree --json || fail=1
 check_down sstvault "$WORK/down" || fail=1
 remove_prefix sv
 

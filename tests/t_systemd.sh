@@ -169,7 +169,7 @@ assert got == want and s["files"] > 100, (got, want, s["files"])
 left=$(find "$NODE" -path "*/snapshots/$tag/*" -type f ! -name 'tmp*' | wc -l)
 [ "$left" -eq 0 ] || fail "--clear-snapshot left $left files in snapshots/$tag"
 [ -d "$T/cache-root/sstvault" ] || fail "SSTVAULT_CACHE_DIR=%C/sstvault was not used"
-grep -q '^sstvault_last_run_success{command="backup",node="nodeA"} 1$' "$T/textfile/sstvault-backup.prom" ||
+grep -q '^sstvault_last_run_success{command="backup",node="nodeA",type="snapshot"} 1$' "$T/textfile/sstvault-backup.prom" ||
 	fail "metrics: $(cat "$T/textfile/sstvault-backup.prom" 2>&1 | head -5)"
 ok "sstvault-backup.service runs: nodetool snapshot -t $tag, snapshot backup of node nodeA, snapshot cleared, metrics written"
 
@@ -184,7 +184,7 @@ assert s["type"] == "incremental" and s["node"] == "nodeA" and s["files"] == int
 ' "$nb" || fail "incremental snapshot in the repository"
 left=$(find "$NODE" -path '*/backups/*' -type f | wc -l)
 [ "$left" -eq 0 ] || fail "--clear-incrementals left $left files in backups/"
-grep -q '^sstvault_last_run_success{command="backup",node="nodeA"} 1$' "$T/textfile/sstvault-incremental.prom" ||
+grep -q '^sstvault_last_run_success{command="backup",node="nodeA",type="incremental"} 1$' "$T/textfile/sstvault-incremental.prom" ||
 	fail "incremental metrics missing"
 ok "sstvault-incremental.service runs: $nb files of backups/ ($newb bytes of new SSTable) backed up and cleared, metrics written"
 echo "t_systemd: $checks checks passed"
