@@ -150,6 +150,51 @@ static int append_schema(struct snapshot *s, const char *path,
 	return 0;
 }
 
+/*
+ * Check a TOC.txt against the files next to it. A listed Summary.db that is
+ * absent is normal (Cassandra rebuilds it); anything else missing means the
+ * SSTable cannot be loaded, which the operator must hear about now, not on
+ * the day of the restore.
+ */
+static void check_toc(struct cass_sel *c, const char *dir,
+		      const struct sstable_name *sn, const char *path)
+{
+	struct sstable_toc *toc = calloc(1, sizeof(*toc));
+	char *text = NULL;
+	size_t len = 0;
+
+	if (!toc)
+		return;
+	if (util_read_file(path, SSTABLE_TOC_BYTES, &text, &len) ||
+	    sstable_parse_toc(text, len, toc)) {
+		log_warn("%s: unreadable TOC.txt; its SSTable's components "
+			 "are not checked", path);
+		c->missing_components++;
+		goto out;
+	}
+	for (unsigned i = 0; i < toc->count; i++) {
+		const char *comp = sstable_toc_get(toc, i);
+		char name[SSTABLE_NAME_MAX + 1], p[PATH_MAX];
+
+		if (sstable_sibling_name(sn, comp, name, sizeof(name)) < 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, name);
+		if (access(p, F_OK) == 0)
+			continue;
+		if (!strcmp(comp, "Summary.db")) {
+			log_info("%s lists Summary.db, which is absent; "
+				 "Cassandra rebuilds it on load", path);
+			continue;
+		}
+		log_warn("%s: component %s listed in TOC.txt is missing; this "
+			 "SSTable cannot be loaded as backed up", p, comp);
+		c->missing_components++;
+	}
+out:
+	free(text);
+	free(toc);
+}
+
 /* Classify one file of a snapshot tag directory or of backups/. */
 static int classify(struct cass_sel *c, struct snapshot *s, const char *root,
 		    const char *rel, char **parts, size_t n,
@@ -197,8 +242,13 @@ static int classify(struct cass_sel *c, struct snapshot *s, const char *root,
 			 sn.component);
 		if (sn.comp == SSTABLE_C_DATA)
 			read_cdigest(dir, &sn, f);
-		if (sn.comp == SSTABLE_C_TOC)
+		if (sn.comp == SSTABLE_C_TOC) {
+			char path[PATH_MAX];
+
 			c->sstables++;
+			snprintf(path, sizeof(path), "%s/%s", root, rel);
+			check_toc(c, dir, &sn, path);
+		}
 		return BACKUP_TAKE;
 	}
 	snprintf(f->cass.component, sizeof(f->cass.component), "%s", name);

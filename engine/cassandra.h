@@ -41,6 +41,7 @@ struct cass_sel {
 	/* counters */
 	uint64_t tables_seen, sstables, skipped_tmp, skipped_txn;
 	uint64_t unrecognized, schema_files;
+	uint64_t missing_components;  /* listed in a TOC, absent (warning) */
 	int err;
 };
 

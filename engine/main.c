@@ -1191,7 +1191,9 @@ static void print_backup(const struct args *a, const struct backup_result *res,
 			(json_int_t)us->throttled));
 		if (sel)
 			json_object_set_new(j, "cassandra", json_pack(
-				"{s:I, s:I, s:I, s:I, s:I, s:I}",
+				"{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				"missing_components",
+				(json_int_t)sel->missing_components,
 				"tables", (json_int_t)sel->tables_seen,
 				"sstables", (json_int_t)sel->sstables,
 				"skipped_tmp", (json_int_t)sel->skipped_tmp,
@@ -1389,6 +1391,7 @@ static int cmd_backup(struct args *a)
 			strerror(-ret));
 		goto out;
 	}
+	res.warnings += sel.missing_components;
 	if (cass && sel.tables_seen == 0)
 		log_warn("no table matched in %zu data director%s", nroots,
 			 nroots == 1 ? "y" : "ies");

@@ -158,4 +158,12 @@ out=$(sv backup --cassandra-yaml "$T/cassandra.yaml" --snapshot snap2 --node A -
 [ "$(echo "$out" | json_get bytes_read)" -eq 0 ] || fail "yaml backup re-read data: $out"
 sv snapshots --json | python3 -c 'import json,sys; assert json.load(sys.stdin)[-1]["cluster"] == "Test Cluster"' || fail "cluster name from yaml"
 ok "--cassandra-yaml: data dirs and cluster name; unchanged SSTables not read (catalog)"
+# 8. a component listed in TOC.txt but missing is reported at backup
+python3 "$NODE" build "$SV_FIXTURES/data" "$T/e" && python3 "$NODE" snapshot "$T/e" s1
+gone=$(ls "$T"/e/data*/legacy_tables/legacy_nb_simple-*/snapshots/s1/nb-1-big-Index.db | head -1)
+rm -f "$gone"
+err=$(sv backup --data-dir "$T/e/data1" --data-dir "$T/e/data2" --snapshot s1 --node E 2>&1 >/dev/null); rc=$?
+[ $rc -eq 1 ] || fail "missing component: exit $rc, want 1"
+echo "$err" | grep -q "nb-1-big-Index.db: component Index.db listed in TOC.txt is missing" || fail "missing component not named: $err"
+ok "a component listed in TOC.txt but absent: warning naming it, exit 1 (Summary.db alone is only noted)"
 echo "$checks checks passed"
