@@ -44,4 +44,4 @@ for root, dirs, files in os.walk(b):
 sys.exit(1 if bad else 0)
 PY
 }
-json_get() { python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())[sys.argv[1]])' "$1"; }
+json_get() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])[sys.argv[1]])' "$1"; }

@@ -15,7 +15,7 @@ D="--data-dir $T/a/data1 --data-dir $T/a/data2"
 
 # 1. snapshot backup and loader restore
 out=$(sv backup $D --snapshot snap1 --node A --cluster c1 --json) || fail "backup rc=$?"
-[ "$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["cassandra"]["skipped_tmp"], d["damaged_sources"])')" = "1 0" ] || fail "tmp skip / damage counters: $out"
+[ "$(echo "$out" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(d["cassandra"]["skipped_tmp"], d["damaged_sources"])')" = "1 0" ] || fail "tmp skip / damage counters: $out"
 sv restore latest --target "$T/out" -q || fail "restore"
 python3 - "$T/a" "$T/out" <<'PY' || fail "loader layout"
 import os, sys, filecmp
@@ -156,7 +156,7 @@ data_file_directories:
 Y
 out=$(sv backup --cassandra-yaml "$T/cassandra.yaml" --snapshot snap2 --node A --json) || fail "yaml backup"
 [ "$(echo "$out" | json_get bytes_read)" -eq 0 ] || fail "yaml backup re-read data: $out"
-sv snapshots --json | python3 -c 'import json,sys; assert json.load(sys.stdin)[-1]["cluster"] == "Test Cluster"' || fail "cluster name from yaml"
+sv snapshots --json | python3 -c 'import json,sys; assert json.loads(sys.stdin.read().strip().splitlines()[-1])[-1]["cluster"] == "Test Cluster"' || fail "cluster name from yaml"
 ok "--cassandra-yaml: data dirs and cluster name; unchanged SSTables not read (catalog)"
 # 8. a component listed in TOC.txt but missing is reported at backup
 python3 "$NODE" build "$SV_FIXTURES/data" "$T/e" && python3 "$NODE" snapshot "$T/e" s1

@@ -35,9 +35,9 @@ grow=$((after - before))
 ok "second backup: 0 new bytes, repository grew by $grow bytes (snapshot only)"
 
 # Every command's --json output parses and carries its documented fields.
-sv check --repo "$R" --password-file "$PW" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["ok"] and d["snapshots"] == 2 and d["packs"] > 0, d' || fail "check --json"
-sv snapshots --repo "$R" --password-file "$PW" --json | python3 -c 'import json,sys; v=json.load(sys.stdin); assert len(v) == 2 and all(k in v[0] for k in ("id","time","node","type","files","bytes")), v' || fail "snapshots --json"
-sv restore latest --repo "$R" --password-file "$PW" --target "$T/out-json" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["ok"] and d["files"] > 500, d' || fail "restore --json"
+sv check --repo "$R" --password-file "$PW" --json | python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); assert d["ok"] and d["snapshots"] == 2 and d["packs"] > 0, d' || fail "check --json"
+sv snapshots --repo "$R" --password-file "$PW" --json | python3 -c 'import json,sys; v=json.loads(sys.stdin.read().strip().splitlines()[-1]); assert len(v) == 2 and all(k in v[0] for k in ("id","time","node","type","files","bytes")), v' || fail "snapshots --json"
+sv restore latest --repo "$R" --password-file "$PW" --target "$T/out-json" --json | python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); assert d["ok"] and d["files"] > 500, d' || fail "restore --json"
 ok "check, snapshots and restore --json parse with their fields"
 
 # No plaintext names anywhere in the repository objects.

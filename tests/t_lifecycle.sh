@@ -15,14 +15,14 @@ python3 "$NODE" build "$SV_FIXTURES/data" "$T/a" && python3 "$NODE" snapshot "$T
 sv backup --password-file "$PW" --data-dir "$T/a/data1" --data-dir "$T/a/data2" --snapshot s1 --node A -q || fail "backup A"
 before=$(datasum)
 echo "second passphrase" > "$T/pw2"; chmod 600 "$T/pw2"
-orig=$(sv key list --password-file "$PW" --json | python3 -c 'import json,sys; print([k["id"] for k in json.load(sys.stdin) if k["current"]][0])')
+orig=$(sv key list --password-file "$PW" --json | python3 -c 'import json,sys; print([k["id"] for k in json.loads(sys.stdin.read().strip().splitlines()[-1]) if k["current"]][0])')
 sv key add --password-file "$PW" --new-password-file "$T/pw2" -q || fail "key add"
-[ "$(sv key list --password-file "$T/pw2" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 2 ] || fail "two keys"
+[ "$(sv key list --password-file "$T/pw2" --json | python3 -c 'import json,sys; print(len(json.loads(sys.stdin.read().strip().splitlines()[-1])))')" = 2 ] || fail "two keys"
 sv key remove "${orig:0:12}" --password-file "$T/pw2" -q || fail "key remove"
 sv snapshots --password-file "$PW" >/dev/null 2>&1; [ $? -eq 3 ] || fail "old passphrase still opens the repository"
 sv snapshots --password-file "$T/pw2" -q >/dev/null || fail "new passphrase does not open it"
 [ "$before" = "$(datasum)" ] || fail "data, index or snapshot objects were rewritten"
-sv key remove "$(sv key list --password-file "$T/pw2" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')" --password-file "$T/pw2" 2>/dev/null; [ $? -ne 0 ] || fail "removing the last key must be refused"
+sv key remove "$(sv key list --password-file "$T/pw2" --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])[0]["id"])')" --password-file "$T/pw2" 2>/dev/null; [ $? -ne 0 ] || fail "removing the last key must be refused"
 ok "key add + remove of the original: only the new passphrase opens it, no data object rewritten, last key protected"
 export SSTVAULT_PASSWORD_FILE=$T/pw2
 sv key add --new-key-file "$T/kf" -q || fail "key file add"
@@ -62,7 +62,7 @@ rm -f "$T"/a/data*/legacy_tables/*/nb-21-big-*
 python3 "$NODE" snapshot "$T/a" s3
 sv backup --data-dir "$T/a/data1" --data-dir "$T/a/data2" --snapshot s3 --node A -q || fail "backup s3"
 sv forget --node A --keep-last 1 -q || fail forget
-[ "$(sv snapshots --json | python3 -c 'import json,sys; print(sum(1 for s in json.load(sys.stdin) if s["node"]=="A"))')" = 1 ] || fail "forget kept more than one snapshot of A"
+[ "$(sv snapshots --json | python3 -c 'import json,sys; print(sum(1 for s in json.loads(sys.stdin.read().strip().splitlines()[-1]) if s["node"]=="A"))')" = 1 ] || fail "forget kept more than one snapshot of A"
 s0=$(du -sb "$R" | cut -f1)
 out=$(sv prune --grace 0 --json) || fail "prune rc=$?"
 s1=$(du -sb "$R" | cut -f1)

@@ -63,7 +63,7 @@ left=$(rgw_aws s3api list-multipart-uploads --bucket "$bucket" --query 'Uploads[
 ok "S3: three concurrent backups + prune: check --read-data passes, every node restores bit-exact, no uploads left"
 
 echo "new passphrase" > "$T/pw2"; chmod 600 "$T/pw2"
-orig=$(sv key list $S3 --json | python3 -c 'import json,sys; print([k["id"] for k in json.load(sys.stdin) if k["current"]][0])')
+orig=$(sv key list $S3 --json | python3 -c 'import json,sys; print([k["id"] for k in json.loads(sys.stdin.read().strip().splitlines()[-1]) if k["current"]][0])')
 sv key add $S3 --new-password-file "$T/pw2" -q || fail "key add"
 sv key remove $S3 "${orig:0:12}" --password-file "$T/pw2" -q || fail "key remove"
 sv snapshots $S3 >/dev/null 2>&1; [ $? -eq 3 ] || fail "old passphrase still opens the S3 repository"

@@ -31,12 +31,12 @@ ok "fixtures: backup and restore through S3 bit-exact (modes, mtimes)"
 
 "$GEN" --out "$T/node" --size 512M --seed 7 --snapshot snap1 --incremental >/dev/null || fail "generate data set"
 out=$(sv backup $S3 --data-dir "$T/node/data" --snapshot snap1 --node n1 --s3-connections 8 --json | tail -n 1) || fail "backup 512 MiB"
-inflight=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["upload"]["inflight_max"])')
-parts=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["upload"]["parts"])')
+inflight=$(echo "$out" | python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["upload"]["inflight_max"])')
+parts=$(echo "$out" | python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["upload"]["parts"])')
 [ "$inflight" -gt 1 ] || fail "only $inflight part(s) in flight with --s3-connections 8: $out"
 ok "512 MiB snapshot backup: $(echo "$out" | json_get bytes_uploaded) bytes in $parts parts, up to $inflight in flight"
 
-sv snapshots $S3 --json | python3 -c 'import json,sys; v=json.load(sys.stdin); assert len(v) == 2, v' || fail "snapshots"
+sv snapshots $S3 --json | python3 -c 'import json,sys; v=json.loads(sys.stdin.read().strip().splitlines()[-1]); assert len(v) == 2, v' || fail "snapshots"
 sv check $S3 --read-data -q || fail "check --read-data through S3"
 ok "snapshots lists both; check --read-data reads and verifies every blob through S3"
 

@@ -159,7 +159,7 @@ tag=$(sed -n 's/^snapshot -t //p' "$T/nodetool.log")
 echo "$tag" | grep -Eq '^nightly-[0-9]{8}T[0-9]{6}Z$' || fail "snapshot tag '$tag' is not nightly-YYYYMMDDTHHMMSSZ"
 sv snapshots --repo "$R" --password-file "$PW" --json | python3 -c '
 import json, sys
-s = json.load(sys.stdin)[-1]
+s = json.loads(sys.stdin.read().strip().splitlines()[-1])[-1]
 want = {"type": "snapshot", "tag": sys.argv[1], "node": "nodeA", "cluster": "Unit Test Cluster"}
 got = {k: s.get(k) for k in want}
 assert got == want and s["files"] > 100, (got, want, s["files"])
@@ -179,7 +179,7 @@ nb=$(find "$NODE" -path '*/backups/*' -type f | wc -l)
 run_unit sstvault-incremental.service >"$T/incr.log" 2>&1 || { cat "$T/incr.log"; fail "sstvault-incremental.service ExecStart= failed"; }
 sv snapshots --repo "$R" --password-file "$PW" --json | python3 -c '
 import json, sys
-s = json.load(sys.stdin)[-1]
+s = json.loads(sys.stdin.read().strip().splitlines()[-1])[-1]
 assert s["type"] == "incremental" and s["node"] == "nodeA" and s["files"] == int(sys.argv[1]), s
 ' "$nb" || fail "incremental snapshot in the repository"
 left=$(find "$NODE" -path '*/backups/*' -type f | wc -l)
