@@ -754,7 +754,7 @@ static void print_json(json_t *j)
 
 /* What the last command did, for --metrics-file. */
 static struct run_stats {
-	const char *node;
+	char node[256];         /* copied: the command's buffers are gone */
 	uint64_t files, bytes, bytes_read, bytes_new, bytes_up, warnings;
 	uint64_t errors;
 	double read_rate, up_rate;
@@ -794,7 +794,7 @@ static void write_metrics(const struct args *a, int code, double secs)
 
 	snprintf(labels, sizeof(labels),
 		 "command=\"%s\",node=\"%s\",type=\"%s\"", a->cmd->name,
-		 run.node ? run.node : a->node ? a->node : "",
+		 run.node[0] ? run.node : a->node ? a->node : "",
 		 a->cmd->bit != C_BACKUP ? "" : a->incremental ? "incremental" :
 		 a->snapshot_tag ? "snapshot" : "tree");
 	if (util_read_file(a->metrics_file, 1 << 20, &old, &len) == 0) {
@@ -1401,7 +1401,7 @@ static int cmd_backup(struct args *a)
 		res.warnings++;
 	}
 	print_backup(a, &res, cass ? &sel : NULL, &r->up->stats);
-	run.node = bo.node;
+	snprintf(run.node, sizeof(run.node), "%s", bo.node);
 	run.files = res.stats.files;
 	run.bytes = res.stats.bytes;
 	run.bytes_read = res.stats.bytes_read;
