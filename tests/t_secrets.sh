@@ -43,12 +43,14 @@ run() {
 # leaks DIR...: print every file under DIR that holds a secret (raw, or in
 # hex or base64 when it is long enough to be recognised).
 leaks() {
-	local s pat
+	local s
 	for s in $SECRETS; do
-		for pat in "$s" "$(printf '%s' "$s" | xxd -p | tr -d '\n')" \
-			"$(printf '%s' "$s" | base64 | tr -d '=\n' | cut -c1-20)"; do
-			grep -rlaF -- "$pat" "$@" 2>/dev/null | sed "s|^|$s: |"
-		done
+		printf '%s\n' "$s"
+		printf '%s' "$s" | xxd -p | tr -d '\n'; echo
+		printf '%s' "$s" | base64 | tr -d '=\n' | cut -c1-20
+	done > "$T/patterns"
+	grep -rlaF -f "$T/patterns" "$@" 2>/dev/null | while read -r f; do
+		echo "$f: $(grep -aoF -f "$T/patterns" "$f" | sort -u | tr '\n' ' ')"
 	done
 }
 
@@ -92,6 +94,7 @@ wait "$pid" || fail "backup with --password-command (exit $?)"
 ok "backup: $samples samples of /proc/<pid>/cmdline and environ (sstvault and its children) and ps -eo args show no secret"
 
 # 2. Every command, plain / -v / -vv / --json.
+rm -f "$T/src/big.db"
 export SSTVAULT_PASSWORD_FILE=$PW
 run backup backup --data-dir "$T/src" --tag t1 --metrics-file "$T/metrics.prom"
 run backup-kf backup --key-file "$T/kf" --data-dir "$T/src" --node kfnode
