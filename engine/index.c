@@ -329,28 +329,29 @@ int index_foreach_marked(struct index *x,
 	return 0;
 }
 
+/* index_foreach() is index_foreach_marked() without the mark bit. */
+struct foreach_adapter {
+	int (*cb)(void *arg, const struct pack_entry *e, uint32_t pack);
+	void *arg;
+};
+
+static int foreach_adapt(void *arg, const struct pack_entry *e, uint32_t pack,
+			 int marked)
+{
+	struct foreach_adapter *f = arg;
+
+	(void)marked;
+	return f->cb(f->arg, e, pack);
+}
+
 int index_foreach(struct index *x,
 		  int (*cb)(void *arg, const struct pack_entry *e,
 			    uint32_t pack),
 		  void *arg)
 {
-	for (size_t i = 0; i < x->cap; i++) {
-		struct ientry *ie = &x->tab[i];
-		struct pack_entry e;
-		int ret;
+	struct foreach_adapter f = { cb, arg };
 
-		if (ie->state != ST_COMMITTED)
-			continue;
-		memcpy(e.id, ie->id, SV_ID_LEN);
-		e.off = ie->off;
-		e.stored_len = ie->stored_len;
-		e.raw_len = ie->raw_len;
-		e.codec = ie->codec;
-		ret = cb(arg, &e, ie->pack);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return index_foreach_marked(x, foreach_adapt, &f);
 }
 
 /*
