@@ -625,9 +625,11 @@ int backup_run(struct repo *r, const struct backup_opts *o,
 		struct walk_ctx w = { c, 0, o->roots[i] };
 
 		if (!realpath(o->roots[i], real)) {
-			ret = -errno;
+			/* A wrong path is the operator's input: a usage error
+			 * (exit 2), not a repository problem. */
 			log_err("cannot read data directory %s: %s",
 				o->roots[i], strerror(errno));
+			ret = -EINVAL;
 			goto out;
 		}
 		ret = snapshot_add_root(c->snap, real);

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <jansson.h>
 
 #include "engine/index.h"
@@ -43,12 +45,13 @@ static int put_lock(struct repo *r, const char *name, int64_t ttl_s)
 }
 
 /* Read a lock object: its start and expiry. Return 0 / -errno. */
-static int get_lock(struct repo *r, const char *name, int64_t *start,
-		    int64_t *expires, char *host, size_t cap)
+static int get_lock_pid(struct repo *r, const char *name, int64_t *start,
+			int64_t *expires, char *host, size_t cap, int *pid)
 {
 	uint8_t *pt = NULL;
 	size_t len;
 	json_int_t t = 0, e = 0;
+	int p = 0;
 	const char *h = "";
 	json_t *j;
 	int ret = repo_get_meta(r, name, SV_META_LOCK, &pt, &len);
@@ -57,8 +60,8 @@ static int get_lock(struct repo *r, const char *name, int64_t *start,
 		return ret;
 	j = json_loadb((const char *)pt, len, 0, NULL);
 	free(pt);
-	if (!j || json_unpack(j, "{s:I, s:I, s?s}", "time_ns", &t,
-			      "expires_ns", &e, "host", &h)) {
+	if (!j || json_unpack(j, "{s:I, s:I, s?s, s?i}", "time_ns", &t,
+			      "expires_ns", &e, "host", &h, "pid", &p)) {
 		json_decref(j);
 		return -EBADMSG;
 	}
@@ -66,7 +69,38 @@ static int get_lock(struct repo *r, const char *name, int64_t *start,
 	*expires = e;
 	if (host)
 		snprintf(host, cap, "%s", h);
+	if (pid)
+		*pid = p;
 	json_decref(j);
+	return 0;
+}
+
+static int get_lock(struct repo *r, const char *name, int64_t *start,
+		    int64_t *expires, char *host, size_t cap)
+{
+	return get_lock_pid(r, name, start, expires, host, cap, NULL);
+}
+
+/*
+ * A marker is stale when it expired, or when it was written on this host
+ * by a process that no longer exists (a backup killed with SIGKILL cannot
+ * remove its own marker). A stale marker is removed.
+ */
+static int marker_live(struct repo *r, const char *name, int64_t *start)
+{
+	char host[256], me[256] = "";
+	int64_t expires;
+	int pid = 0;
+
+	if (get_lock_pid(r, name, start, &expires, host, sizeof(host), &pid))
+		return 0;   /* unreadable: not ours to wait for */
+	gethostname(me, sizeof(me) - 1);
+	if (expires >= util_now_ns() &&
+	    !(pid > 0 && !strcmp(host, me) && kill(pid, 0) && errno == ESRCH))
+		return 1;
+	log_info("removing stale marker %s (process %d on %s)", name, pid,
+		 host);
+	(void)r->up->ops->remove(r->up, name);
 	return 0;
 }
 
@@ -433,11 +467,9 @@ static int backups_running(struct repo *r)
 	if (list_objs(r, "locks/backup-", &locks))
 		return 1;   /* cannot tell: assume yes */
 	for (size_t i = 0; i < locks.n && !busy; i++) {
-		int64_t start, expires;
+		int64_t start;
 
-		if (get_lock(r, locks.v[i].name, &start, &expires, NULL, 0) ||
-		    expires >= util_now_ns())
-			busy = 1;
+		busy = marker_live(r, locks.v[i].name, &start);
 	}
 	free(locks.v);
 	return busy;
@@ -456,18 +488,14 @@ static int wait_backups(struct repo *r, int64_t since_ns,
 		if (ret)
 			return ret;
 		for (size_t i = 0; i < locks.n; i++) {
-			int64_t start, expires;
-			char host[256];
+			int64_t start;
 
-			if (get_lock(r, locks.v[i].name, &start, &expires, host,
-				     sizeof(host)))
-				continue;
-			if (expires < util_now_ns() ||
+			if (!marker_live(r, locks.v[i].name, &start) ||
 			    start > since_ns)
 				continue;   /* stale, or saw the new index */
 			if (!busy)
-				log_info("prune: waiting for the backup of %s "
-					 "(%s)", host, locks.v[i].name);
+				log_info("prune: waiting for %s",
+					 locks.v[i].name);
 			busy = 1;
 		}
 		free(locks.v);

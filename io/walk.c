@@ -104,7 +104,11 @@ static int walk_dir(const char *root, const char *rel, walk_fn fn, void *arg)
 		struct walk_entry e = { .rel = rel, .name = rel, .type = 'd',
 					.err = ret };
 
+		/* "Skip this directory" (1) is the answer we want here, not
+		 * an error to pass up. */
 		ret = fn(arg, &e);
+		if (ret == 1)
+			ret = 0;
 		goto out;
 	}
 	for (size_t i = 0; i < n && !ret; i++) {

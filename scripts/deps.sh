@@ -5,7 +5,7 @@
 set -eu
 PKGS="build-essential pkg-config liburing-dev libzstd-dev libxxhash-dev libssl-dev
 libcurl4-openssl-dev libjansson-dev libyaml-dev zlib1g-dev liblz4-dev python3 curl
-util-linux groff-base man-db systemd bc ${SSTVAULT_EXTRA_PKGS:-}"
+util-linux groff-base man-db systemd bc strace xxd ${SSTVAULT_EXTRA_PKGS:-}"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -9,12 +9,12 @@
 # backup marker.
 #
 # SV_CRASH_KILLS (default 20) sets the number of timed kills.
-# SV_STRICT_MARKERS=1 fails the test when prune is blocked by the marker of
+# SV_STRICT_GAPS=1 fails the test when prune is blocked by the marker of
 # a killed backup (see the GAP line below); by default that is reported and
 # the stale markers are removed by hand to finish the remaining checks.
 . "$(dirname "$0")/lib.sh"
 KILLS=${SV_CRASH_KILLS:-20}
-STRICT=${SV_STRICT_MARKERS:-0}
+STRICT=${SV_STRICT_GAPS:-0}
 R=$T/repo
 export SSTVAULT_REPO=$R SSTVAULT_PASSWORD_FILE=$PW
 sv init -q || fail init
