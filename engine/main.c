@@ -171,7 +171,8 @@ static const struct opt opts[] = {
 	{ "force", O_FORCE, 0, C_RESTORE,
 	  NULL, "restore into a non-empty target, replacing files" },
 	{ "no-fsync", O_NO_FSYNC, 0, C_RESTORE, NULL,
-	  "do not fsync restored files (scratch restores)" },
+	  "do not flush the restored files to disk at the end (scratch "
+	  "restores that can be repeated)" },
 	{ "read-data", O_READ_DATA, 0, C_CHECK, NULL,
 	  "read and verify every blob of every pack" },
 	{ "zstd-level", O_ZSTD_LEVEL, 1, C_INIT | C_BENCH, "N",

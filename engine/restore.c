@@ -349,10 +349,10 @@ static void finish_file(struct rctx *c, struct rfile *rf)
 
 	if (rf->done)
 		return;
-	if (ok && open_file(c, rf) == 0) {
-		ret = writer_poll(c->w, 0);
-		(void)ret;
-	}
+	/* A file with no chunks (empty) has no writer handle yet; opening it
+	 * creates it. writer_close() below waits for the file's writes. */
+	if (ok)
+		(void)open_file(c, rf);
 	ok = !rf->failed;
 	snprintf(tmp, sizeof(tmp), "%s.sstvault-tmp", rf->path);
 	if (ok && (ret = verify_digest(c, rf, tmp))) {
