@@ -1662,7 +1662,7 @@ static int cmd_restore(struct args *a)
 	const struct snapshot *what;
 	struct repo *r = NULL;
 	struct owner own;
-	size_t n = 0, nchosen = 0;
+	size_t n = 0, nchosen = 0, damaged = 0;
 	enum cass_layout layout = 0;
 	int ret, tree;
 
@@ -1690,9 +1690,21 @@ static int cmd_restore(struct args *a)
 	if (maint_marker_create(r, marker))
 		log_warn("cannot write a reader marker: %s; a concurrent prune "
 			 "could remove data this restore reads", r->up->errbuf);
-	ret = snapshot_list_summaries(r, &v, &n, NULL);
+	ret = snapshot_list_summaries(r, &v, &n, &damaged);
 	if (ret)
 		goto out;
+	/* A snapshot that cannot be read has no known node or time: it may
+	 * be the newest one, so "latest" or --at would silently pick an
+	 * older point in time. Refuse; a snapshot by id is still fine. */
+	if (damaged && (!strcmp(a->positional[0], "latest") || a->at)) {
+		log_err("restore: %zu snapshot object(s) cannot be read (named "
+			"above); one of them may be the latest, so nothing is "
+			"restored. Restore a snapshot by its id ('sstvault "
+			"snapshots' lists the readable ones) and run 'sstvault "
+			"check'", damaged);
+		ret = -EBADMSG;
+		goto out;
+	}
 	ret = pick_snapshots(a, v, n, chosen, &nchosen);
 	if (ret)
 		goto out;

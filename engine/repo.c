@@ -382,10 +382,10 @@ int repo_open(struct repo **out, const char *location,
 	struct slot_list *slots = NULL;
 	struct repo *r = NULL;
 	uint8_t *text = NULL;
-	const char *mac = NULL;
+	const char *mac = NULL, *bad = NULL;
 	char want[65];
 	json_t *cfg = NULL;
-	size_t len;
+	size_t len, unusable = 0;
 	int ret;
 
 	*out = NULL;
@@ -427,19 +427,53 @@ int repo_open(struct repo **out, const char *location,
 		uint8_t *st = NULL;
 		size_t sl;
 
-		if (uploader_get_all(r->up, slots->names[i], 65536, &st, &sl))
+		if (uploader_get_all(r->up, slots->names[i], 65536, &st, &sl)) {
+			unusable++;
+			bad = slots->names[i];
 			continue;
+		}
 		ret = slot_try(r, (const char *)st, sl, pass, pass_len);
 		if (!ret)
 			snprintf(r->slot, sizeof(r->slot), "%s",
 				 slots->names[i] + 5);
+		/* -EINVAL: the slot is not a key slot of this format (not
+		 * JSON, a field missing or out of range): damage, which a
+		 * wrong passphrase (-EACCES) must not be mistaken for. */
+		if (ret == -EINVAL) {
+			unusable++;
+			bad = slots->names[i];
+		}
 		free(st);
 	}
-	if (ret) {
+	if (!slots->n) {
+		snprintf(errbuf, 512, "%s: no key slot (keys/ is empty); the "
+			 "repository cannot be opened. Restore the keys/ "
+			 "object(s) from a copy of the repository", location);
+		ret = -EACCES;
+		goto err;
+	}
+	if (ret && unusable == slots->n) {
 		snprintf(errbuf, 512,
-			 "%s: wrong passphrase: none of the %zu key slot(s) "
+			 "%s: key slot %s is damaged (not a readable key "
+			 "slot)%s; the passphrase was not tried. Restore the "
+			 "keys/ object(s) from a copy of the repository",
+			 location, bad, slots->n > 1 ? ", and so is every "
+			 "other" : "");
+		ret = -EACCES;
+		goto err;
+	}
+	if (ret) {
+		char also[200] = "";
+
+		if (unusable)
+			snprintf(also, sizeof(also), " (%zu more cannot be "
+				 "read and were skipped, e.g. %s)", unusable,
+				 bad);
+		snprintf(errbuf, 512,
+			 "%s: wrong passphrase: none of the %zu key slot(s)%s "
 			 "opens with it; check --password-file or "
-			 "SSTVAULT_PASSWORD_FILE", location, slots->n);
+			 "SSTVAULT_PASSWORD_FILE", location,
+			 slots->n - unusable, also);
 		ret = -EACCES;
 		goto err;
 	}

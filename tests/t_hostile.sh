@@ -106,7 +106,15 @@ for kind in pack index snapshot key config; do
 		fi
 		case "$kind/$rrc" in
 		pack/4) gap "restore of a truncated pack ($m) exits 4 (storage/IO), not 5 (data damage): $(grep -m1 error "$T/rerr")";;
-		snapshot/0) gap "restore latest with the newest snapshot damaged ($m) restores the one before and exits 0";;
+		snapshot/*) [ $rrc -eq 5 ] && grep -q "cannot be read" "$T/rerr" ||
+			fail "restore latest with the newest snapshot damaged ($m): exit $rrc, want 5 and 'cannot be read': $(head -3 "$T/rerr")";;
+		esac
+		# A key slot that no longer parses is named as damaged, not
+		# reported as a wrong passphrase.
+		case "$kind/$m" in
+		key/empty|key/half|key/lastbyte)
+			grep -q "key slot keys/.* is damaged" "$T/err" ||
+				fail "check on $kind/$m does not name the damaged key slot: $(head -2 "$T/err")";;
 		esac
 		printf '%-9s %-10s check %d restore %d  %s\n' "$kind" "$m" $rc $rrc \
 			"$(grep -m1 -E 'error|damaged|missing' "$T/err" "$T/rerr" | cut -d: -f2- | cut -c1-110)"
