@@ -10,6 +10,9 @@ export SSTVAULT=${SSTVAULT:-$PWD/sstvault}
 case "$BUILD" in /*) export SV_BUILD=$BUILD;; *) export SV_BUILD=$PWD/$BUILD;; esac
 export SV_FIXTURES=${SV_FIXTURES:-$(cd .. && pwd)/shared/fixtures/cassandra-sstables}
 timeout_s=${TEST_TIMEOUT:-600}
+# Debian's python3 first: a pyenv shim ahead of it on PATH costs a second
+# per start, and the tests start python3 hundreds of times.
+[ -x /usr/bin/python3 ] && export PATH=/usr/bin:$PATH
 pass=0 fail=0 skip=0 failed=""
 logdir=$BUILD/test-logs
 mkdir -p "$logdir"

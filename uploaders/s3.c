@@ -165,6 +165,9 @@ struct s3_req {
 	char etag[S3_ETAG_MAX];     /* without the quotes */
 	uint64_t clen;
 	int have_clen;
+	uint64_t crange_first;      /* Content-Range: bytes FIRST-LAST/TOTAL */
+	uint64_t crange_total;
+	int have_crange;
 	int etag_not_md5;           /* SSE-KMS / SSE-C answer: see req_header */
 	CURLcode cres;
 	char cerr[CURL_ERROR_SIZE];
@@ -689,6 +692,7 @@ static size_t req_header(char *buf, size_t size, size_t nitems, void *arg)
 		r->status = v ? strtol(v + 1, NULL, 10) : 0;
 		r->etag[0] = '\0';
 		r->have_clen = 0;
+		r->have_crange = 0;
 		r->etag_not_md5 = 0;
 		return n;
 	}
@@ -711,6 +715,15 @@ static size_t req_header(char *buf, size_t size, size_t nitems, void *arg)
 	} else if (!strcasecmp(line, "Content-Length")) {
 		r->clen = strtoull(v, NULL, 10);
 		r->have_clen = 1;
+	} else if (!strcasecmp(line, "Content-Range")) {
+		unsigned long long first, last, total;
+
+		if (sscanf(v, "bytes %llu-%llu/%llu", &first, &last,
+			   &total) == 3) {
+			r->crange_first = first;
+			r->crange_total = total;
+			r->have_crange = 1;
+		}
 	} else if ((!strcasecmp(line, "x-amz-server-side-encryption") &&
 		    !strncmp(v, "aws:kms", 7)) ||
 		   !strcasecmp(line, "x-amz-server-side-encryption-customer-"
@@ -910,6 +923,7 @@ static void req_reset_response(struct s3_req *r)
 	r->etag[0] = '\0';
 	r->have_clen = 0;
 	r->clen = 0;
+	r->have_crange = 0;
 	r->cres = CURLE_OK;
 	r->etag_not_md5 = 0;
 	r->cerr[0] = '\0';
@@ -1055,6 +1069,35 @@ static int code_retryable(const char *code)
 	return 0;
 }
 
+/*
+ * Did a GET body that holds a whole object arrive damaged? A single-part
+ * object's ETag is the MD5 of its bytes (we check that at every PUT), so
+ * the small objects read whole - config, key slots, snapshots, index - are
+ * checked here, and a bit flipped on the way (plain HTTP, a broken proxy)
+ * costs a retry instead of a "wrong passphrase" or "damaged" verdict on an
+ * intact repository. Multipart ETags ("...-N"), SSE-KMS and SSE-C ETags,
+ * and ranges of an object cannot be checked this way; the AEAD of every
+ * blob still catches their damage, as damage.
+ */
+static int body_damaged(const struct s3_req *r)
+{
+	uint8_t md5[16];
+	char hex[33];
+
+	if (r->method != M_GET || !r->rx || r->etag_not_md5 ||
+	    strlen(r->etag) != 32 ||
+	    strspn(r->etag, "0123456789abcdefABCDEF") != 32)
+		return 0;
+	if (r->status == 206 && !(r->have_crange && r->crange_first == 0 &&
+				  r->crange_total == r->rx_len))
+		return 0;
+	if (r->status != 200 && r->status != 206)
+		return 0;
+	md5_of(md5, r->rx, r->rx_len);
+	sv_hex(hex, md5, 16);
+	return strcasecmp(hex, r->etag) != 0;
+}
+
 enum verdict { V_OK, V_RETRY, V_FAIL };
 
 /*
@@ -1100,8 +1143,14 @@ static enum verdict classify(struct s3_priv *p, struct s3_req *r,
 		xml_get(msg, sizeof(msg), err, err + n, "Message");
 		xml_get(bname, sizeof(bname), err, err + n, "BucketName");
 	}
-	if (r->status >= 200 && r->status < 300 && !err)
-		return V_OK;
+	if (r->status >= 200 && r->status < 300 && !err) {
+		if (!body_damaged(r))
+			return V_OK;
+		snprintf(r->emsg, sizeof(r->emsg), "%ld: body does not match "
+			 "its etag %s (damaged in transit)", r->status,
+			 r->etag);
+		return V_RETRY;
+	}
 	if (r->status >= 200 && r->status < 300) {
 		/* CompleteMultipartUpload may fail after its 200 is sent. */
 		snprintf(r->emsg, sizeof(r->emsg), "%ld %s%s%s", r->status,
@@ -2103,6 +2152,47 @@ static int s3_remove_many(struct uploader *u, const char *const *names,
 	return 0;
 }
 
+/* Occurrences of the NUL-terminated string t in [s, e). */
+static size_t count_str(const char *s, const char *e, const char *t)
+{
+	size_t n = 0, tl = strlen(t);
+
+	while (s && s < e && (s = memmem(s, (size_t)(e - s), t, tl))) {
+		n++;
+		s += tl;
+	}
+	return n;
+}
+
+/*
+ * Is a ListObjectsV2 page whole? Nothing signs an answer over plain HTTP,
+ * and one bit flipped in a <Contents> tag hides an entry from xml_find()
+ * without any error - prune would then take what that entry names for
+ * garbage. So every entry must parse, every <Key> must be in one, and
+ * IsTruncated must say true or false (or be absent from a last page, which
+ * has no NextContinuationToken either). A flipped bit inside a name still
+ * passes; it names an object that is not there, which fails loudly.
+ */
+static int list_page_ok(const char *body, size_t len)
+{
+	const char *s = body, *e = body ? body + len : NULL, *blk, *after;
+	size_t bl, kl, blocks = 0;
+	char trunc[8];
+
+	while (s && (blk = xml_find(s, e, "Contents", &bl, &after))) {
+		if (!xml_find(blk, blk + bl, "Key", &kl, NULL))
+			return 0;
+		blocks++;
+		s = after;
+	}
+	if (count_str(body, e, "<Key>") != blocks ||
+	    count_str(body, e, "</Key>") != blocks)
+		return 0;
+	if (xml_get(trunc, sizeof(trunc), body, e, "IsTruncated") == -ENOENT)
+		return !count_str(body, e, "NextContinuationToken");
+	return !strcmp(trunc, "true") || !strcmp(trunc, "false");
+}
+
 /*
  * ListObjectsV2 under the repository prefix + prefix, page by page. Each
  * page's body is detached from the blocking slot before the callbacks run,
@@ -2116,6 +2206,7 @@ static int s3_list(struct uploader *u, const char *prefix, upl_list_cb cb,
 	char token[2048] = "", etoken[3 * sizeof(token)];
 	char query[S3_URL_MAX / 2];
 	char *body = NULL;
+	unsigned bad = 0;
 	int rc = 0, n;
 
 	n = snprintf(full, sizeof(full), "%s%s", p->prefix,
@@ -2152,6 +2243,21 @@ static int s3_list(struct uploader *u, const char *prefix, upl_list_cb cb,
 		sync_release(r);
 		if (rc)
 			break;
+		if (!list_page_ok(body, blen)) {
+			/* Damaged on the way: ask for the same page again. */
+			free(body);
+			body = NULL;
+			if (++bad < p->attempts) {
+				u->stats.retries++;
+				continue;
+			}
+			uploader_seterr(u, "s3://%s/%s: list answer damaged "
+					"(gave up after %u attempts)",
+					p->bucket, full, bad);
+			rc = -EIO;
+			break;
+		}
+		bad = 0;
 		s = body;
 		e = body ? body + blen : NULL;
 		while (s && (blk = xml_find(s, e, "Contents", &bl, &after))) {
