@@ -795,6 +795,15 @@ int maint_prune(struct repo *r, const struct prune_opts *o,
 		goto out;
 	/* Temporaries of the local backend and stale multipart uploads. */
 	if (!busy && list_objs(r, "tmp/", &tmps) == 0) {
+		/* del[] was sized for index objects and packs; interrupted
+		 * backups may have left more temporaries than that. */
+		const char **nd = realloc(del, (tmps.n + 1) * sizeof(*del));
+
+		if (!nd) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		del = nd;
 		ndel = 0;
 		for (size_t i = 0; i < tmps.n; i++)
 			if (tmps.v[i].mtime <= now_s - o->grace_s)

@@ -181,7 +181,7 @@ mon_data = $d/mon
 [osd.0]
 osd_data = $d/osd0
 [client.rgw.a]
-rgw_frontends = beast endpoint=127.0.0.1:$port ssl_endpoint=127.0.0.1:$tport ssl_certificate=$d/ca.crt ssl_private_key=$d/tls.key
+rgw_frontends = beast tcp_nodelay=1 endpoint=127.0.0.1:$port ssl_endpoint=127.0.0.1:$tport ssl_certificate=$d/ca.crt ssl_private_key=$d/tls.key
 rgw_data = $d/rgw
 # Host: bucket.s3.localhost selects the bucket (virtual-hosted style).
 rgw_dns_name = s3.localhost
