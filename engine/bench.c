@@ -568,7 +568,11 @@ out:
 }
 
 /* Upload parts of incompressible bytes (as sealed packs are) to a
- * scratch object, time open..complete, then remove it. */
+ * scratch object, time open..complete..stat, then remove it. The stat is
+ * part of the time: a store may finish an object after complete()
+ * returned (the local store fsyncs and renames packs on a syncer thread),
+ * and its next operation waits for that. The part buffer is page-aligned,
+ * as the packer's are, so the local store can write it with O_DIRECT. */
 static int stage_upload(const struct bench_opts *o, struct bench_result *r)
 {
 	struct bench_stage *st = &r->stage[BENCH_UPLOAD];
@@ -579,11 +583,12 @@ static int stage_upload(const struct bench_opts *o, struct bench_result *r)
 	struct upl_write w = { 0 };
 	uint8_t *buf = NULL, id[8];
 	char errbuf[512], hex[17];
+	uint64_t size = 0;
 	int ret, opened = 0;
 	double t0;
 
 	snprintf(r->location, sizeof(r->location), "%s", o->location);
-	buf = malloc(psize);
+	buf = aligned_alloc(4096, (psize + 4095) & ~(size_t)4095);
 	if (!buf)
 		return -ENOMEM;
 	ret = util_random(buf, psize);
@@ -626,6 +631,11 @@ static int stage_upload(const struct bench_opts *o, struct bench_result *r)
 	if (ret)
 		goto fail;
 	opened = 0;
+	ret = u->ops->stat(u, w.name, &size);
+	if (!ret && size != (uint64_t)parts * psize)
+		ret = -EIO;
+	if (ret)
+		goto fail;
 	stage_done(st, (uint64_t)parts * psize, util_mono() - t0);
 	ret = u->ops->remove(u, w.name);
 	if (ret) {

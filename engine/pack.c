@@ -5,16 +5,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "engine/pack.h"
 #include "engine/util.h"
+
+/*
+ * Part buffers start on a page boundary: a backend may hand them to the
+ * kernel for direct IO (uploaders/local.c writes packs with O_DIRECT),
+ * which needs the buffer aligned to the device's block size. The arena is
+ * on transparent huge pages where allowed (madvise mode): every page of it
+ * is written within seconds, and a fault per 4 KiB page is costly in a
+ * virtual machine; direct IO also pins far fewer pages per part.
+ */
+#define PART_ALIGN 4096u
+#define ARENA_ALIGN (2u << 20)
 
 struct openpack;
 
 struct part {
 	uint8_t *data;
 	size_t len;
-	struct openpack *owner;    /* set while queued in the uploader */
+	struct openpack *owner;    /* set while queued in the uploader, until
+				    * its pack is closed (then NULL) */
 	struct part *next;         /* free list / owner's in-flight list */
 };
 
@@ -37,10 +50,13 @@ struct packer {
 	struct openpack *open;
 	unsigned max_open;
 	size_t part_size;
-	uint8_t *arena;            /* nparts * part_size bytes */
+	size_t stride;             /* part_size rounded up to PART_ALIGN */
+	uint8_t *arena;            /* nparts * stride bytes, 2 MiB-aligned */
+	int arena_lost;            /* parts never came back: do not free */
 	struct part *parts;
 	unsigned nparts;
 	struct part *free_parts;
+	unsigned nqueued;          /* parts queued in the uploader */
 	uint64_t clock;
 	struct packer_stats st;
 	int err;                   /* sticky */
@@ -50,6 +66,7 @@ int packer_create(struct packer **out, struct repo *r, struct index *x,
 		  unsigned max_open, size_t part_size, unsigned nparts)
 {
 	struct packer *p;
+	size_t asize;
 
 	*out = NULL;
 	if (!max_open || nparts < max_open + 1 || part_size < (1 << 16))
@@ -62,15 +79,20 @@ int packer_create(struct packer **out, struct repo *r, struct index *x,
 	p->max_open = max_open;
 	p->part_size = part_size;
 	p->nparts = nparts;
+	p->stride = (part_size + PART_ALIGN - 1) & ~(size_t)(PART_ALIGN - 1);
 	p->open = calloc(max_open, sizeof(*p->open));
 	p->parts = calloc(nparts, sizeof(*p->parts));
-	p->arena = malloc((size_t)nparts * part_size);
+	asize = ((size_t)nparts * p->stride + ARENA_ALIGN - 1) &
+		~(size_t)(ARENA_ALIGN - 1);
+	p->arena = aligned_alloc(ARENA_ALIGN, asize);
+	if (p->arena)
+		(void)madvise(p->arena, asize, MADV_HUGEPAGE);
 	if (!p->open || !p->parts || !p->arena) {
 		packer_destroy(p);
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < nparts; i++) {
-		p->parts[i].data = p->arena + (size_t)i * part_size;
+		p->parts[i].data = p->arena + (size_t)i * p->stride;
 		p->parts[i].next = p->free_parts;
 		p->free_parts = &p->parts[i];
 	}
@@ -113,6 +135,7 @@ static int reap(struct packer *p, int timeout_ms)
 			if (ev[i].res < 0 && !op->w.err)
 				op->w.err = (int)ev[i].res;
 		}
+		p->nqueued--;
 		part_free(p, pt);
 	}
 	return n;
@@ -157,6 +180,7 @@ static int send_part(struct packer *p, struct openpack *op)
 	if (ret == SV_Q_QUEUED) {
 		pt->next = op->inflight;
 		op->inflight = pt;
+		p->nqueued++;
 		return 0;
 	}
 	part_free(p, pt);
@@ -194,29 +218,44 @@ static int append(struct packer *p, struct openpack *op, const void *data,
 	return 0;
 }
 
-/* Release everything of op after complete() or abort() returned. */
-static void close_pack(struct packer *p, struct openpack *op)
+/*
+ * Wait until the uploader has handed back every queued part: a part's
+ * buffer is reused, or the arena freed, only once its cookie came back
+ * (uploader.h). Used at the end (flush, destroy), not per pack.
+ */
+static void reap_all(struct packer *p)
 {
-	/* No part of op is in flight any more, but their completions still
-	 * come back through reap() (uploader.h): collect them, so no buffer
-	 * is reused while the uploader still holds its cookie. */
-	for (int idle = 0; op->inflight;) {
+	for (int idle = 0; p->nqueued;) {
 		int n = reap(p, 1000);
 
 		idle = n == 0 ? idle + 1 : 0;
 		if (n < 0 || idle > 300) {
-			log_err("uploader lost the completion of parts of %s",
-				op->w.name);
+			log_err("uploader lost the completion of %u part(s)",
+				p->nqueued);
 			/* The uploader is broken: nothing will come back,
-			 * and nothing will be sent again either. */
-			while (op->inflight) {
-				struct part *pt = op->inflight;
-
-				op->inflight = pt->next;
-				part_free(p, pt);
-			}
+			 * and nothing will be sent again either. The
+			 * arena stays allocated (leaked) so that a late
+			 * write from it cannot touch freed memory. */
+			p->arena_lost = 1;
+			p->nqueued = 0;
+			if (!p->err)
+				p->err = -EIO;
 		}
 	}
+}
+
+/*
+ * Release everything of op after complete() or abort() returned. Parts of
+ * op still queued in the uploader (complete() may return before the last
+ * ones are written) are not waited for: they no longer reference op, and
+ * go back to the free list whenever reap() hands them back, so the packer
+ * goes on with the next pack at once.
+ */
+static void close_pack(struct packer *p, struct openpack *op)
+{
+	for (struct part *pt = op->inflight; pt; pt = pt->next)
+		pt->owner = NULL;
+	op->inflight = NULL;
 	if (op->cur)
 		part_free(p, op->cur);
 	op->cur = NULL;
@@ -430,6 +469,7 @@ int packer_flush(struct packer *p)
 	for (unsigned i = 0; i < p->max_open && !p->err; i++)
 		if (p->open[i].used)
 			(void)finish_pack(p, &p->open[i]);
+	reap_all(p);
 	return p->err;
 }
 
@@ -440,7 +480,7 @@ const struct packer_stats *packer_stats(const struct packer *p)
 
 size_t packer_memory(const struct packer *p)
 {
-	return (size_t)p->nparts * p->part_size;
+	return (size_t)p->nparts * p->stride;
 }
 
 void packer_destroy(struct packer *p)
@@ -450,9 +490,11 @@ void packer_destroy(struct packer *p)
 	if (p->open)
 		for (unsigned i = 0; i < p->max_open; i++)
 			abort_pack(p, &p->open[i]);
+	reap_all(p);
 	free(p->open);
 	free(p->parts);
-	free(p->arena);
+	if (!p->arena_lost)
+		free(p->arena);
 	free(p);
 }
 

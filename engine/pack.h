@@ -13,7 +13,9 @@
  * packs. A pack is finished when it reaches the target size, when its slot
  * is needed for a new group (least recently used first), or at the end.
  *
- * Memory: nparts part buffers of part_size bytes, allocated at create.
+ * Memory: nparts part buffers of part_size bytes, each starting on a 4 KiB
+ * boundary (for backends that write them with direct IO), allocated at
+ * create.
  * Threading: one thread (the packer thread) drives a packer.
  */
 #ifndef SV_ENGINE_PACK_H

@@ -6,10 +6,17 @@
  *    ranges), issues ranged reads, drives the writer and finishes files;
  *  - N workers open blobs (decrypt, decompress, verify id) from a fetched
  *    range into output buffers and hand them back on `done`.
+ *  - one verifier thread reads each finished temporary back and checks its
+ *    whole-file digest (and the caller's verify, Cassandra's digest), so
+ *    that the main thread goes on feeding the workers meanwhile: done on
+ *    the main thread, these reads stalled the whole pipeline for the time
+ *    of every large file's check.
  * A range buffer goes main -> worker -> range pool; an output buffer goes
  * worker -> main (done) -> writer -> out pool when its write completes.
  * The work queue can hold every range buffer, so the main thread never
  * blocks pushing work while workers wait for output buffers it must free.
+ * A finished file goes main -> verifier (vq) -> main (vdone), which then
+ * renames it; both queues hold every file, so neither push blocks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +40,14 @@
 
 #define RANGE_MAX (8u << 20)   /* largest coalesced read */
 #define RANGE_GAP (256u << 10) /* read through gaps up to this size */
+/*
+ * Range buffers start on a page boundary and local reads are widened to
+ * page boundaries, so the local store can read packs with O_DIRECT (no
+ * copy through the page cache, nothing left in it). Remote stores get the
+ * exact range.
+ */
+#define RANGE_ALIGN 4096u
+#define RANGES_EXTRA 4         /* range buffers beyond one per worker */
 
 struct rfile {
 	const struct snap_file *f;
@@ -40,6 +55,7 @@ struct rfile {
 	int h;                    /* writer handle, -1 if not open */
 	uint32_t left;            /* chunk writes still to come */
 	int failed, damaged, done;
+	int vret;                 /* verifier's verdict: 0 or -errno */
 };
 
 struct ref {
@@ -54,7 +70,8 @@ struct ref {
 
 struct range {
 	uint32_t pack;
-	uint64_t off, len;
+	uint64_t off, len;        /* the blobs' bytes in the pack */
+	uint64_t roff, rlen;      /* what is read: buf[0] is byte roff */
 	size_t first, n;          /* refs[first .. first+n) */
 	uint8_t *buf;
 	int err;
@@ -83,6 +100,8 @@ struct rctx {
 	struct range *ranges;
 	size_t nranges;
 	struct queue work, done, range_pool, out_pool;
+	struct queue vq, vdone;   /* files to verify, verified files */
+	size_t verifying;         /* main thread: files in vq or vdone */
 	uint8_t *range_arena, *out_arena;
 	struct obuf *obufs;
 	size_t nrange_bufs, nobufs;
@@ -254,7 +273,7 @@ static void *worker_main(void *arg)
 			else
 				n = blob_open(b, rr->id, rr->raw_len,
 					      (enum sv_codec)rr->codec,
-					      g->buf + (rr->poff - g->off),
+					      g->buf + (rr->poff - g->roff),
 					      rr->stored_len, ob->data);
 			ob->err = n < 0 ? (int)n : 0;
 			if (queue_push(&c->done, ob))
@@ -342,26 +361,35 @@ out:
 	return ret;
 }
 
-static void finish_file(struct rctx *c, struct rfile *rf)
+/* The verifier thread: check each finished temporary (reads it back). */
+static void *verifier_main(void *arg)
 {
-	char tmp[PATH_MAX + 32];
+	struct rctx *c = arg;
+	struct rfile *rf;
+
+	while ((rf = queue_pop(&c->vq))) {
+		char tmp[PATH_MAX + 32];
+		int ret;
+
+		snprintf(tmp, sizeof(tmp), "%s.sstvault-tmp", rf->path);
+		ret = verify_digest(c, rf, tmp);
+		if (!ret && c->o->verify)
+			ret = c->o->verify(c->o->verify_arg, rf->f, tmp,
+					   rf->path);
+		rf->vret = ret;
+		if (queue_push(&c->vdone, rf))
+			break;
+	}
+	return NULL;
+}
+
+/* Rename (or drop) a file once it is verified; count it. */
+static void close_file(struct rctx *c, struct rfile *rf)
+{
 	int ok = !rf->failed, ret;
 
-	if (rf->done)
-		return;
-	/* A file with no chunks (empty) has no writer handle yet; opening it
-	 * creates it. writer_close() below waits for the file's writes. */
-	if (ok)
-		(void)open_file(c, rf);
-	ok = !rf->failed;
-	snprintf(tmp, sizeof(tmp), "%s.sstvault-tmp", rf->path);
-	if (ok && (ret = verify_digest(c, rf, tmp))) {
-		file_fail(c, rf, ret == -EBADMSG);
-		ok = 0;
-	}
-	if (ok && c->o->verify &&
-	    (ret = c->o->verify(c->o->verify_arg, rf->f, tmp, rf->path))) {
-		file_fail(c, rf, ret == -EBADMSG);
+	if (ok && rf->vret) {
+		file_fail(c, rf, rf->vret == -EBADMSG);
 		ok = 0;
 	}
 	if (rf->h >= 0) {
@@ -384,6 +412,28 @@ static void finish_file(struct rctx *c, struct rfile *rf)
 	}
 	rf->done = 1;
 	c->files_left--;
+}
+
+/*
+ * Every chunk of rf is written (or given up on): hand it to the verifier,
+ * whose verdict close_file() acts on. A failed file is closed at once.
+ */
+static void finish_file(struct rctx *c, struct rfile *rf)
+{
+	if (rf->done)
+		return;
+	/* A file with no chunks (empty) has no writer handle yet; opening it
+	 * creates it. The file's writes are all complete here: its last
+	 * chunk's write callback is what made it ready. */
+	if (!rf->failed)
+		(void)open_file(c, rf);
+	rf->vret = 0;
+	if (rf->failed || (!rf->f->has_digest && !c->o->verify) ||
+	    queue_push(&c->vq, rf)) {
+		close_file(c, rf);
+		return;
+	}
+	c->verifying++;
 }
 
 /* One chunk of rf is finished (written, or given up on). */
@@ -447,23 +497,48 @@ static void handle_done(struct rctx *c, struct obuf *ob)
 	}
 }
 
+/* Bytes of g's read that must arrive: the read may end early only past
+ * the last blob (the end of the pack). */
+static uint64_t range_need(const struct range *g)
+{
+	return g->off + g->len - g->roff;
+}
+
+/*
+ * Start reading g into g->buf: asynchronously when the backend has
+ * get_part() (SV_Q_QUEUED, or SV_Q_BUSY to retry after a reap), else at
+ * once. A local store gets the range widened to RANGE_ALIGN (never past
+ * the end of the pack), so that it can read with O_DIRECT.
+ */
 static int fetch(struct rctx *c, struct range *g)
 {
 	struct uploader *u = c->r->up;
 	char name[100];
 	ssize_t n;
 
+	g->roff = g->off;
+	g->rlen = g->len;
+	if (!(u->ops->flags & UPL_F_REMOTE)) {
+		uint64_t psize = index_pack_size(c->idx, g->pack);
+		uint64_t end = (g->off + g->len + RANGE_ALIGN - 1) &
+			       ~(uint64_t)(RANGE_ALIGN - 1);
+
+		g->roff = g->off & ~(uint64_t)(RANGE_ALIGN - 1);
+		if (psize >= g->off + g->len && end > psize)
+			end = psize;
+		g->rlen = end - g->roff;
+	}
 	index_pack_name(index_pack_oid(c->idx, g->pack), name, sizeof(name));
 	if (u->ops->get_part) {
-		int ret = u->ops->get_part(u, name, g->off, g->len, g->buf, g);
+		int ret = u->ops->get_part(u, name, g->roff, g->rlen, g->buf, g);
 
 		if (ret == SV_Q_QUEUED || ret == SV_Q_BUSY)
 			return ret;
-		n = ret == SV_Q_DONE ? (ssize_t)g->len : ret;
+		n = ret == SV_Q_DONE ? (ssize_t)g->rlen : ret;
 	} else {
-		n = u->ops->get(u, name, g->off, g->len, g->buf, g->len);
+		n = u->ops->get(u, name, g->roff, g->rlen, g->buf, g->rlen);
 	}
-	if (n != (ssize_t)g->len) {
+	if (n < 0 || (uint64_t)n < range_need(g)) {
 		log_err("cannot read %s at %llu: %s", name,
 			(unsigned long long)g->off,
 			u->errbuf[0] ? u->errbuf : "short read");
@@ -486,6 +561,7 @@ static int run(struct rctx *c)
 	while (c->files_left) {
 		int progressed = 0;
 		struct obuf *ob;
+		struct rfile *rf;
 
 		while (next < c->nranges || busy) {
 			struct range *g = busy ? busy : &c->ranges[next];
@@ -518,7 +594,8 @@ static int run(struct rctx *c)
 			for (int i = 0; i < n; i++) {
 				struct range *g = ev[i].cookie;
 
-				if (ev[i].res != (ssize_t)g->len) {
+				if (ev[i].res < 0 ||
+				    (uint64_t)ev[i].res < range_need(g)) {
 					log_err("cannot read pack range: %s",
 						u->errbuf);
 					g->err = ev[i].res < 0 ?
@@ -538,9 +615,15 @@ static int run(struct rctx *c)
 			progressed = 1;
 		while (c->nready)
 			finish_file(c, &c->files[c->ready[--c->nready]]);
+		while (c->verifying && (rf = queue_trypop(&c->vdone))) {
+			c->verifying--;
+			close_file(c, rf);
+			progressed = 1;
+		}
 		progress(c, 0);
 		if (!progressed) {
-			ob = queue_pop_timed(&c->done, inflight ? 1 : 20);
+			ob = queue_pop_timed(&c->done, inflight || c->verifying ?
+					     1 : 20);
 			if (ob)
 				handle_done(c, ob);
 		}
@@ -672,9 +755,10 @@ int restore_run(struct repo *r, const struct snapshot *s,
 {
 	struct rctx *c = calloc(1, sizeof(*c));
 	struct writer_opts wo = { 0 };
-	pthread_t *tids = NULL;
+	pthread_t *tids = NULL, vtid;
 	unsigned threads = o->threads, started = 0;
-	size_t max = r->params.cdc_max;
+	int vstarted = 0;
+	size_t max = r->params.cdc_max, rsize;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -722,9 +806,13 @@ int restore_run(struct repo *r, const struct snapshot *s,
 	if (ret)
 		goto out;
 	snprintf(res->io_mode, sizeof(res->io_mode), "%s", writer_mode(c->w));
-	c->nrange_bufs = threads + 2;
+	c->nrange_bufs = threads + RANGES_EXTRA;
 	c->nobufs = 2 * (size_t)threads + 6;
-	c->range_arena = malloc(c->nrange_bufs * (RANGE_MAX + max));
+	/* A range holds up to RANGE_MAX of blobs, or one blob of up to
+	 * blob_bound(max), plus the widening to RANGE_ALIGN at both ends. */
+	rsize = (RANGE_MAX + blob_bound(max) + 3 * RANGE_ALIGN) &
+		~(size_t)(RANGE_ALIGN - 1);
+	c->range_arena = aligned_alloc(RANGE_ALIGN, c->nrange_bufs * rsize);
 	c->out_arena = malloc(c->nobufs * max);
 	c->obufs = calloc(c->nobufs, sizeof(*c->obufs));
 	if (!c->range_arena || !c->out_arena || !c->obufs) {
@@ -738,11 +826,19 @@ int restore_run(struct repo *r, const struct snapshot *s,
 		ret = queue_init(&c->out_pool, c->nobufs);
 	if (!ret)
 		ret = queue_init(&c->done, c->nobufs);
+	if (!ret)
+		ret = queue_init(&c->vq, c->nfiles + 1);
+	if (!ret)
+		ret = queue_init(&c->vdone, c->nfiles + 1);
 	if (ret)
 		goto out;
+	if (pthread_create(&vtid, NULL, verifier_main, c)) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	vstarted = 1;
 	for (size_t i = 0; i < c->nrange_bufs; i++)
-		(void)queue_push(&c->range_pool,
-				 c->range_arena + i * (RANGE_MAX + max));
+		(void)queue_push(&c->range_pool, c->range_arena + i * rsize);
 	for (size_t i = 0; i < c->nobufs; i++) {
 		c->obufs[i].data = c->out_arena + i * max;
 		c->obufs[i].c = c;
@@ -781,6 +877,14 @@ out:
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
 	free(tids);
+	if (c->vq.items)
+		queue_close(&c->vq);
+	if (c->vdone.items)
+		queue_close(&c->vdone);
+	if (vstarted)
+		pthread_join(vtid, NULL);
+	queue_destroy(&c->vq);
+	queue_destroy(&c->vdone);
 	/* Any file left open (error exit) is dropped by the writer. */
 	writer_destroy(c->w);
 	queue_destroy(&c->work);

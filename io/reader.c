@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -64,6 +65,21 @@
 /* posix_fadvise(DONTNEED) is batched per file up to this many bytes: one
  * call per 1 MiB buffer costs more than the reads it follows. */
 #define READER_FADV_BATCH (8u << 20)
+
+/*
+ * cachestat(2) (Linux 6.5) counts the pages of a file range in the page
+ * cache. Older uapi headers lack it; the number and layout are ABI.
+ */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+struct reader_cachestat_range {
+	uint64_t off, len;
+};
+struct reader_cachestat {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted,
+		 nr_recently_evicted;
+};
 
 /* How a file spares the page cache; the reader's preference can only get
  * weaker (DONTCACHE -> DIRECT -> FADVISE) as the kernel refuses methods. */
@@ -127,6 +143,9 @@ struct reader {
 	int uring;		/* 1: io_uring, 0: pread() */
 	int fixed;		/* buffers registered: READ_FIXED */
 	int noatime;		/* still worth trying O_NOATIME */
+	int direct_ok;		/* DONTCACHE mode: uncached files go
+				 * O_DIRECT (until it is refused) */
+	int cachestat_ok;	/* cachestat(2) not refused yet */
 	int closing;		/* reader_destroy() draining: no resubmits */
 	int err;		/* sticky failure of the reader itself */
 	uint8_t pref;		/* enum cache_mode for files opened next */
@@ -168,7 +187,9 @@ static const char *cache_mode_name(int cm)
 
 static void reader_update_mode(struct reader *r)
 {
-	const char *cm = cache_mode_name(r->pref);
+	const char *cm = r->direct_ok && r->pref == CM_DONTCACHE ?
+			 "RWF_DONTCACHE (O_DIRECT for uncached files)" :
+			 cache_mode_name(r->pref);
 
 	if (!r->uring)
 		snprintf(r->mode, sizeof(r->mode),
@@ -276,6 +297,9 @@ int reader_create(struct reader **out, const struct reader_opts *o)
 		r->pref = CM_DONTCACHE;
 	else
 		r->pref = weaker_than_dontcache(r);
+	r->direct_ok = r->pref == CM_DONTCACHE &&
+		       weaker_than_dontcache(r) == CM_DIRECT;
+	r->cachestat_ok = 1;
 	reader_update_mode(r);
 	free(iov);
 	*out = r;
@@ -427,6 +451,30 @@ err:
 }
 
 /*
+ * Whether no page of the open file fd is in the page cache. Such a file has
+ * nothing to spare: reading it O_DIRECT into our buffers leaves the cache
+ * as it was, like RWF_DONTCACHE, but without the copy out of the page cache
+ * and the cache's own bookkeeping (about 5% of a backup's CPU), and without
+ * allocating page-cache pages at all. A file with any page cached (say an
+ * SSTable Cassandra is reading) keeps RWF_DONTCACHE, which serves those
+ * pages from memory. Return: 1 uncached, 0 cached or unknown.
+ */
+static int file_uncached(struct reader *r, int fd)
+{
+	struct reader_cachestat_range range = { 0, 0 };   /* to the end */
+	struct reader_cachestat cs;
+
+	if (!r->cachestat_ok)
+		return 0;
+	if (syscall(__NR_cachestat, fd, &range, &cs, 0) < 0) {
+		if (errno == ENOSYS || errno == EPERM)
+			r->cachestat_ok = 0;
+		return 0;
+	}
+	return cs.nr_cache == 0;
+}
+
+/*
  * Open f for reading in the reader's current cache mode. In O_DIRECT mode a
  * second, O_DIRECT descriptor serves the aligned part of the file; the
  * buffered one serves an unaligned tail and fstat(). The two opens must
@@ -447,6 +495,9 @@ static int file_open(struct reader *r, struct rfile *f)
 	f->isopen = 1;
 	r->nopen++;
 	ret = 0;
+	if (f->cmode == CM_DONTCACHE && r->direct_ok &&
+	    f->size >= READER_ALIGN && file_uncached(r, f->fd))
+		f->cmode = CM_DIRECT;
 	if (f->cmode != CM_DIRECT || f->size < READER_ALIGN)
 		goto out;
 	/* O_NOATIME is known to work or not by now (first open). */
@@ -454,9 +505,12 @@ static int file_open(struct reader *r, struct rfile *f)
 			       O_DIRECT | (r->noatime ? O_NOATIME : 0));
 	if (f->dfd < 0 && errno == EINVAL) {
 		/* This file system has no O_DIRECT (e.g. tmpfs before
-		 * 6.6): use fadvise from now on. */
+		 * 6.6): use fadvise from now on, or stay with
+		 * RWF_DONTCACHE when that was the mode. */
 		reader_downgrade(r, CM_DIRECT, CM_FADVISE);
-		f->cmode = CM_FADVISE;
+		r->direct_ok = 0;
+		reader_update_mode(r);
+		f->cmode = r->pref == CM_DONTCACHE ? CM_DONTCACHE : CM_FADVISE;
 	} else if (f->dfd < 0) {
 		ret = -errno;
 	} else if (fstat(f->dfd, &dst) < 0) {
@@ -466,6 +520,15 @@ static int file_open(struct reader *r, struct rfile *f)
 	} else if ((fl = fcntl(f->dfd, F_GETFL)) < 0 ||
 		   fcntl(f->dfd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
 		ret = -errno;
+	}
+	/* O_DIRECT chosen only because nothing was cached: any failure to
+	 * set it up but a replaced path means RWF_DONTCACHE, as planned. */
+	if (ret && ret != -ESTALE && r->pref == CM_DONTCACHE) {
+		if (f->dfd >= 0)
+			close(f->dfd);
+		f->dfd = -1;
+		f->cmode = CM_DONTCACHE;
+		ret = 0;
 	}
 out:
 	free(f->path);
@@ -590,7 +653,9 @@ static void slot_complete(struct reader *r, struct rslot *s, int res)
 	if (s->piece == PIECE_DIRECT && res == -EINVAL) {
 		/* O_DIRECT opened but the device refuses our alignment. */
 		reader_downgrade(r, CM_DIRECT, CM_FADVISE);
-		f->cmode = CM_FADVISE;
+		r->direct_ok = 0;
+		reader_update_mode(r);
+		f->cmode = r->pref == CM_DONTCACHE ? CM_DONTCACHE : CM_FADVISE;
 		slot_issue(r, s);
 		return;
 	}

@@ -1,10 +1,10 @@
 /*
  * ring.h - liburing setup and the small submit/reap helpers that
- * io/reader.c and io/writer.c share.
+ * io/reader.c, io/writer.c and uploaders/local.c share.
  *
- * This header is private to io/: it pulls in liburing, which engine/ must
- * not see (make check-layering). The reader and writer expose io_uring only
- * through their own opaque handles.
+ * This header is private to io/ and uploaders/: it pulls in liburing, which
+ * engine/ must not see (make check-layering). The reader, the writer and
+ * the local store expose io_uring only through their own opaque handles.
  *
  * Availability: io_uring can be missing or forbidden in many ways (kernel
  * older than 5.6, seccomp filters in containers returning -ENOSYS or

@@ -139,8 +139,9 @@ done
 ok "$killed SIGKILLs during backups (0..$((dur_ms * 9 / 10)) ms) + $finished runs that finished first: check passes after each, the next backup completes and restores bit-exact"
 
 # 2. Kills at exact points: strace injects SIGKILL (and skips the syscall)
-# at the Nth rename/renameat2 of a thread. Packs are renamed by the packer
-# thread (rename), the marker, index and snapshot by the main thread with
+# at the Nth rename/renameat2 of a thread. Packs are renamed by the local
+# store's syncer thread after their fsync (rename), the marker, index and
+# snapshot by the main thread with
 # RENAME_NOREPLACE (renameat2). The object's bytes are complete and fsynced
 # in tmp/, so this is the kill between write and rename.
 if ! command -v strace >/dev/null || ! strace -qq -o /dev/null true 2>/dev/null; then

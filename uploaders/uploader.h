@@ -114,11 +114,18 @@ struct uploader_ops {
 	 * part size. Required. Returns enum sv_q or -errno. */
 	int (*put_part)(struct uploader *u, struct upl_write *w,
 			const void *data, size_t len, void *cookie);
-	/* Wait for all parts of w, then make the object visible atomically.
-	 * When complete() or abort() returns, no part of w is in flight any
-	 * more, but the completion of each QUEUED part is still handed back
-	 * by reap() (after abort() with -ECANCELED): a caller frees a part's
-	 * buffer when its cookie comes back, never before.
+	/* Finish w: the object becomes visible atomically, whole. A
+	 * backend may return before its last parts are written and before
+	 * the object is durable (uploaders/local.c finishes packs in the
+	 * background); it then guarantees that the object is visible,
+	 * whole and durable before any later operation of the uploader
+	 * begins, and a failure to make it so breaks the uploader: that
+	 * operation and every later one return the error. When complete()
+	 * returns, w itself is no longer used by the backend. After
+	 * abort() no part of w is in flight any more. Either way the
+	 * completion of each QUEUED part is still handed back by reap()
+	 * (after abort() possibly with -ECANCELED): a caller frees or
+	 * reuses a part's buffer when its cookie comes back, never before.
 	 * Required. Return: 0 or -errno (then the caller must abort()). */
 	int (*complete)(struct uploader *u, struct upl_write *w);
 	/* Drop a partial object; safe after any failure. Required. */
@@ -135,7 +142,11 @@ struct uploader_ops {
 	 * Return: bytes read, -ENOENT, -ENOSPC (does not fit), -errno. */
 	ssize_t (*get)(struct uploader *u, const char *name, uint64_t off,
 		       uint64_t len, void *buf, size_t cap);
-	/* Asynchronous ranged read (optional; the core falls back to get()). */
+	/* Asynchronous ranged read (optional; the core falls back to get()).
+	 * SV_Q_DONE: the whole range was read at once. SV_Q_QUEUED: reap()
+	 * hands back the cookie with the bytes read, which is fewer than len
+	 * only when the range runs past the end of the object, or -errno;
+	 * buf must stay valid and untouched until then. */
 	int (*get_part)(struct uploader *u, const char *name, uint64_t off,
 			uint64_t len, void *buf, void *cookie);
 	/* Size of an object (HEAD). Return: 0, -ENOENT, -errno. Required. */
