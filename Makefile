@@ -5,6 +5,7 @@
 #   make demo     install missing packages, build, back up + restore + verify a
 #                 generated Cassandra data directory in a local repository
 #   make asan     the test suite under AddressSanitizer + UBSan
+#   make tsan     the test suite under ThreadSanitizer (tests/tsan.supp)
 #   make bench    benchmarks (perf/), never part of make test
 
 BUILD   ?= build
@@ -76,8 +77,9 @@ demo: deps
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SV_BIN=build-asan/sstvault SAN=address,undefined OPT="-O1 -g" test-run
 
+# TSan makes the S3 crash test run past the default 600 s per test.
 tsan: deps
-	@$(MAKE) --no-print-directory BUILD=build-tsan SV_BIN=build-tsan/sstvault SAN=thread OPT="-O1 -g" test-run
+	@TEST_TIMEOUT=$${TEST_TIMEOUT:-1800} $(MAKE) --no-print-directory BUILD=build-tsan SV_BIN=build-tsan/sstvault SAN=thread OPT="-O1 -g" test-run
 
 # make fuzz: libFuzzer + ASan + UBSan on every parser of untrusted bytes
 # (clang; FUZZ_SECONDS per target, default 60; FUZZ_JOBS, FUZZ_MERGE=1).

@@ -16,6 +16,11 @@ timeout_s=${TEST_TIMEOUT:-600}
 pass=0 fail=0 skip=0 failed=""
 logdir=$BUILD/test-logs
 mkdir -p "$logdir"
+# ThreadSanitizer (make tsan) writes its reports to files of their own,
+# one directory per test, so that a report fails its test even where the
+# test throws a command's stderr away, kills it, or expects it to fail
+# (TSan's exit status, 66, passes such a check). No effect without TSan.
+tsan_opts="suppressions=$PWD/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
 list=""
 for t in "$BUILD"/tests/test_* tests/t_*.sh; do
 	[ -e "$t" ] || continue
@@ -33,8 +38,18 @@ fi
 for t in $list; do
 	name=$(basename "$t" .sh)
 	start=$(date +%s%N)
-	timeout -k 10 "$timeout_s" "$t" >"$logdir/$name.log" 2>&1 </dev/null
+	tsdir=$SV_BUILD/test-logs/$name.tsan
+	rm -rf "$tsdir" && mkdir -p "$tsdir"
+	TSAN_OPTIONS="$tsan_opts log_path=$tsdir/report" \
+		timeout -k 10 "$timeout_s" "$t" >"$logdir/$name.log" 2>&1 </dev/null
 	rc=$?
+	if ls "$tsdir"/report.* >/dev/null 2>&1; then
+		echo "ThreadSanitizer reports, also in $tsdir:" >>"$logdir/$name.log"
+		cat "$tsdir"/report.* >>"$logdir/$name.log"
+		rc=66
+	else
+		rmdir "$tsdir"
+	fi
 	ms=$(( ($(date +%s%N) - start) / 1000000 ))
 	secs="$((ms / 1000)).$(( (ms % 1000) / 100 ))"
 	case $rc in

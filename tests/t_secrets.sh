@@ -66,8 +66,9 @@ sv key add --password-file "$PW" --new-password-file "$T/pw2" -q || fail "key ad
 sv key add --password-file "$PW" --new-password-file "$T/cmdpw" -q || fail "key add (command)"
 
 # 1. A backup's process arguments and environment, sampled while it runs,
-# and those of the password command it starts.
-"$SSTVAULT" backup --password-command "cat $T/cmdpw" --data-dir "$T/src" \
+# and those of the password command it starts. The command sleeps first so
+# that the sampling sees the process whatever the backup's speed.
+"$SSTVAULT" backup --password-command "sleep 0.4; cat $T/cmdpw" --data-dir "$T/src" \
 	--threads 1 -q --node psnode 2>/dev/null &
 pid=$!
 samples=0 bad=""
