@@ -13,7 +13,7 @@ BUILD   ?= build
 # theirs inside their build directory so the two never overwrite each other.
 SV_BIN  ?= sstvault
 CC      ?= cc
-PKGS    := liburing libzstd libxxhash libcrypto libcurl jansson yaml-0.1 zlib liblz4
+PKGS    := liburing libzstd libxxhash libcrypto libcurl jansson yaml-0.1 zlib liblz4 libdeflate
 WARN    := -Wall -Wextra -Werror -Wshadow -Wcast-align -Wstrict-prototypes \
            -Wundef -Wpointer-arith -Wvla -Wformat=2 -Wwrite-strings \
            -Wswitch-enum -Wno-format-nonliteral -Wno-format-truncation

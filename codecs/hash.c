@@ -10,6 +10,7 @@
  * tests/test_hash.c checks it against the plain entry points.
  */
 #define XXH_STATIC_LINKING_ONLY
+#include <libdeflate.h>
 #include <xxhash.h>
 
 #include "codecs/hash.h"
@@ -85,4 +86,14 @@ void hash_stream_update(struct hash_stream *s, const void *data, size_t len)
 void hash_stream_final(struct hash_stream *s, uint8_t out[SV_ID_LEN])
 {
 	hash_store(XXH3_128bits_digest(hash_state(s)), out);
+}
+
+uint32_t hash_crc32(uint32_t crc, const void *data, size_t len)
+{
+	return libdeflate_crc32(crc, data, len);
+}
+
+uint32_t hash_adler32(uint32_t adler, const void *data, size_t len)
+{
+	return libdeflate_adler32(adler, data, len);
 }

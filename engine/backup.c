@@ -300,8 +300,8 @@ static void *worker_main(void *arg)
 		j->slot->len = j->len;
 		if (j->sum)
 			*j->sum = j->sum_kind == SSTABLE_DIGEST_CRC32 ?
-				  (uint32_t)crc32_z(0, j->raw, j->len) :
-				  (uint32_t)adler32_z(1, j->raw, j->len);
+				  hash_crc32(0, j->raw, j->len) :
+				  hash_adler32(1, j->raw, j->len);
 		atomic_fetch_add(&c->chunks, 1);
 		ret = index_claim(c->idx, j->slot->id, j->len);
 		if (ret <= 0) {

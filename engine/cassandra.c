@@ -14,6 +14,7 @@
 
 #include "engine/backup.h"
 #include "engine/cassandra.h"
+#include "engine/restore.h"
 #include "engine/util.h"
 
 #define MAX_PARTS 8
@@ -856,56 +857,68 @@ int cass_pick_at(struct snapshot **v, size_t n, const char *node,
 	return cnt;
 }
 
-int cass_verify_restored(void *arg, const struct snap_file *f,
-			 const char *tmp_path, const char *final_path)
+/* restore_check for Cassandra digests: the state is a sstable_verify. */
+static int check_begin(void *arg, const struct snap_file *f, void **st)
 {
 	struct sstable_digest d;
-	struct sstable_verify v;
-	uint8_t *buf;
-	int fd, ret = 0;
+	struct sstable_verify *v;
 
 	(void)arg;
+	*st = NULL;
 	if (!f->cass.cdigest[0] || cass_digest_parse(f->cass.cdigest, &d))
 		return 0;
-	if (sstable_verify_init(&v, &d))
+	v = malloc(sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (sstable_verify_init(v, &d)) {
+		/* An unknown kind was refused at backup; nothing to check. */
+		free(v);
 		return 0;
-	buf = malloc(1 << 20);
-	fd = open(tmp_path, O_RDONLY | O_CLOEXEC);
-	if (!buf || fd < 0) {
-		ret = buf ? -errno : -ENOMEM;
-		goto out;
 	}
-	for (;;) {
-		ssize_t got = read(fd, buf, 1 << 20);
+	*st = v;
+	return 0;
+}
 
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			ret = -errno;
-			break;
-		}
-		if (got == 0)
-			break;
-		sstable_verify_update(&v, buf, (size_t)got);
-	}
-	if (!ret && sstable_verify_final(&v)) {
+static void check_update(void *st, const void *data, size_t len)
+{
+	sstable_verify_update(st, data, len);
+}
+
+static void check_drop(void *st)
+{
+	sstable_verify_release(st);
+	free(st);
+}
+
+static int check_end(void *st, const struct snap_file *f,
+		     const char *final_path)
+{
+	struct sstable_verify *v = st;
+	int ret = sstable_verify_final(v);
+
+	if (ret == -EBADMSG) {
 		char got[64] = "";
 
-		if (sstable_format_digest(&v.got, got, sizeof(got)) < 0)
+		if (sstable_format_digest(&v->got, got, sizeof(got)) < 0)
 			got[0] = '\0';
 		log_err("%s: restored bytes do not match the Cassandra digest "
 			"(%s expected, %s found); the SSTable was already "
 			"damaged when it was backed up", final_path,
 			f->cass.cdigest, got);
-		ret = -EBADMSG;
+	} else if (ret) {
+		log_err("%s: cannot check the Cassandra digest: %s",
+			final_path, strerror(-ret));
 	}
-out:
-	sstable_verify_release(&v);
-	if (fd >= 0)
-		close(fd);
-	free(buf);
+	check_drop(v);
 	return ret;
 }
+
+const struct restore_check cass_restore_check = {
+	.begin = check_begin,
+	.update = check_update,
+	.end = check_end,
+	.drop = check_drop,
+};
 
 /* Is the file still the one the snapshot recorded? */
 static int unchanged(const struct snapshot *s, const struct snap_file *f,

@@ -64,6 +64,7 @@ int cass_digest_parse(const char *s, struct sstable_digest *d) SV_MUST_CHECK;
  * snapshots it was built from; free them after the catalog.
  */
 struct cass_catalog;
+struct restore_check;
 
 int cass_catalog_build(struct cass_catalog **out, struct snapshot **snaps,
 		       size_t n, const char *node) SV_MUST_CHECK;
@@ -125,10 +126,9 @@ int cass_plan(struct snapshot **snaps, size_t n,
 int cass_pick_at(struct snapshot **v, size_t n, const char *node,
 		 int64_t at_ns, size_t *out, size_t max);
 
-/* restore_opts.verify callback: checks a restored Data.db against the
- * Cassandra digest recorded at backup. */
-int cass_verify_restored(void *arg, const struct snap_file *f,
-			 const char *tmp_path, const char *final_path);
+/* restore_opts.check: checks a restored Data.db against the Cassandra
+ * digest recorded at backup (struct restore_check in engine/restore.h). */
+extern const struct restore_check cass_restore_check;
 
 /*
  * After a committed backup: delete from backups/ exactly the files the

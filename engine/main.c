@@ -1747,7 +1747,7 @@ static int cmd_restore(struct args *a)
 		if (ret)
 			goto out;
 		what = plan;
-		ro.verify = cass_verify_restored;
+		ro.check = &cass_restore_check;
 		for (size_t i = 0; i < nchosen; i++)
 			log_info("restoring snapshot %.8s (node %s, %s, %s)",
 				 chosen[i]->id, chosen[i]->node,
@@ -1778,7 +1778,7 @@ static int cmd_restore(struct args *a)
 		ret = -EIO;
 	if (a->json) {
 		print_json(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I,"
-				     " s:I, s:f, s:b}",
+				     " s:I, s:I, s:f, s:b}",
 				     "command", "restore", "snapshot",
 				     chosen[0]->id, "layout",
 				     tree ? "tree" : layout == CASS_LAYOUT_DATADIR ?
@@ -1787,7 +1787,8 @@ static int cmd_restore(struct args *a)
 				     (json_int_t)res.files, "bytes",
 				     (json_int_t)res.bytes, "failed",
 				     (json_int_t)res.failed, "damaged",
-				     (json_int_t)res.damaged, "renamed",
+				     (json_int_t)res.damaged, "read_back",
+				     (json_int_t)res.readback, "renamed",
 				     (json_int_t)pst.renamed, "seconds",
 				     res.secs, "ok", ret == 0));
 	} else if (!ret) {

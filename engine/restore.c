@@ -5,23 +5,31 @@
  *  - the main thread plans (chunk refs sorted by pack offset, coalesced into
  *    ranges), issues ranged reads, drives the writer and finishes files;
  *  - N workers open blobs (decrypt, decompress, verify id) from a fetched
- *    range into output buffers and hand them back on `done`.
- *  - one verifier thread reads each finished temporary back and checks its
- *    whole-file digest (and the caller's verify, Cassandra's digest), so
- *    that the main thread goes on feeding the workers meanwhile: done on
- *    the main thread, these reads stalled the whole pipeline for the time
- *    of every large file's check.
- * A range buffer goes main -> worker -> range pool; an output buffer goes
- * worker -> main (done) -> writer -> out pool when its write completes.
- * The work queue can hold every range buffer, so the main thread never
- * blocks pushing work while workers wait for output buffers it must free.
- * A finished file goes main -> verifier (vq) -> main (vdone), which then
- * renames it; both queues hold every file, so neither push blocks.
+ *    range into output buffers and hand them back on `done`; the workers
+ *    of a range take its blobs one at a time in order, so a file's chunks
+ *    come back nearly in file order;
+ *  - the main thread feeds each file's chunks, in file order, to its
+ *    whole-file digest and the caller's check (Cassandra's digest): a
+ *    chunk that arrives before its predecessor is parked until they come.
+ *    Parked chunks hold output buffers, so at most park_max are parked;
+ *    past that, the files with parked chunks give their in-memory digests
+ *    up and are checked by reading them back;
+ *  - one verifier thread reads those files back, so that the main thread
+ *    goes on feeding the workers meanwhile.
+ * A range buffer goes main -> workers -> range pool (by its last worker);
+ * an output buffer goes worker -> main (done) -> writer, and back to the
+ * out pool once its write completed and it is digested (or given up).
+ * The work queue can hold every range buffer once per worker, so the main
+ * thread never blocks pushing work while workers wait for output buffers
+ * it must free. A finished file that needs reading back goes main ->
+ * verifier (vq) -> main (vdone), which then renames it; both queues hold
+ * every file, so neither push blocks.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,13 +57,25 @@
 #define RANGE_ALIGN 4096u
 #define RANGES_EXTRA 4         /* range buffers beyond one per worker */
 
+struct obuf;
+
+/* A file's digests, fed from its chunks in file order (main thread). */
+struct rstream {
+	struct hash_stream hs;
+	void *chk;                /* restore_check state, or NULL */
+	uint64_t next;            /* bytes fed so far */
+	struct obuf *parked;      /* later chunks, by offset */
+};
+
 struct rfile {
 	const struct snap_file *f;
 	char *path;               /* final path */
 	int h;                    /* writer handle, -1 if not open */
-	uint32_t left;            /* chunk writes still to come */
+	uint32_t left;            /* chunks not yet written and digested */
 	int failed, damaged, done;
-	int vret;                 /* verifier's verdict: 0 or -errno */
+	int readback;             /* digests by reading the file back */
+	struct rstream *st;       /* in-memory digests, or NULL */
+	int vret;                 /* verdict of the digests: 0 or -errno */
 };
 
 struct ref {
@@ -75,6 +95,8 @@ struct range {
 	size_t first, n;          /* refs[first .. first+n) */
 	uint8_t *buf;
 	int err;
+	atomic_size_t next;       /* next ref a worker takes */
+	atomic_uint holders;      /* workers yet to let go of buf */
 };
 
 struct obuf {
@@ -85,6 +107,9 @@ struct obuf {
 	uint32_t len;
 	int err;                  /* blob could not be opened */
 	const struct ref *ref;
+	int writing;              /* main thread: write in flight */
+	int parked;               /* main thread: waits for its predecessor */
+	struct obuf *next;        /* in its file's parked list */
 };
 
 struct rctx {
@@ -102,6 +127,8 @@ struct rctx {
 	struct queue work, done, range_pool, out_pool;
 	struct queue vq, vdone;   /* files to verify, verified files */
 	size_t verifying;         /* main thread: files in vq or vdone */
+	size_t nparked, park_max; /* main thread: chunks parked, limit */
+	unsigned threads;
 	uint8_t *range_arena, *out_arena;
 	struct obuf *obufs;
 	size_t nrange_bufs, nobufs;
@@ -156,8 +183,11 @@ static int cmp_ref(const void *a, const void *b)
 	return 0;
 }
 
+static void stream_drop(struct rctx *c, struct rfile *rf);
+
 static void file_fail(struct rctx *c, struct rfile *rf, int damaged)
 {
+	stream_drop(c, rf);
 	if (!rf->failed) {
 		rf->failed = 1;
 		c->res->failed++;
@@ -255,7 +285,9 @@ static void *worker_main(void *arg)
 	int ret = blobctx_create(&b, c->r, 1, c->r->params.cdc_max);
 
 	while ((g = queue_pop(&c->work))) {
-		for (size_t i = 0; i < g->n; i++) {
+		size_t i;
+
+		while ((i = atomic_fetch_add(&g->next, 1)) < g->n) {
 			const struct ref *rr = &c->refs[g->first + i];
 			struct obuf *ob = queue_pop(&c->out_pool);
 			ssize_t n = -EIO;
@@ -279,7 +311,9 @@ static void *worker_main(void *arg)
 			if (queue_push(&c->done, ob))
 				break;
 		}
-		(void)queue_push(&c->range_pool, g->buf);
+		/* The last worker to let go of the range frees its buffer. */
+		if (atomic_fetch_sub(&g->holders, 1) == 1)
+			(void)queue_push(&c->range_pool, g->buf);
 	}
 	blobctx_destroy(b);
 	return NULL;
@@ -314,18 +348,48 @@ static int open_file(struct rctx *c, struct rfile *rf)
 	return 0;
 }
 
-/* Read a finished temporary back and compare its keyed digest. */
-static int verify_digest(struct rctx *c, struct rfile *rf, const char *tmp)
+/* Does rf need its bytes digested (keyed digest or the caller's check)? */
+static int needs_digest(const struct rctx *c, const struct rfile *rf)
 {
+	return rf->f->has_digest || c->o->check;
+}
+
+/* Compare a finished keyed digest with the snapshot's. */
+static int digest_match(const struct rfile *rf, struct hash_stream *hs)
+{
+	uint8_t got[SV_ID_LEN];
+
+	hash_stream_final(hs, got);
+	if (memcmp(got, rf->f->digest, SV_ID_LEN)) {
+		log_err("%s: restored bytes do not match the digest recorded "
+			"at backup; file not restored", rf->path);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/*
+ * Read a finished temporary back (one pass) for its keyed digest and the
+ * caller's check. buf: 1 MiB, the verifier's.
+ */
+static int verify_readback(struct rctx *c, struct rfile *rf, const char *tmp,
+			   uint8_t *buf)
+{
+	const struct restore_check *ck = c->o->check;
 	struct hash_stream hs;
-	uint8_t got[SV_ID_LEN], *buf;
+	void *chk = NULL;
 	int fd, ret = 0;
 
-	if (!rf->f->has_digest)
+	if (ck) {
+		ret = ck->begin(c->o->check_arg, rf->f, &chk);
+		if (ret) {
+			log_err("%s: cannot check: %s", rf->path,
+				strerror(-ret));
+			return ret;
+		}
+	}
+	if (!rf->f->has_digest && !chk)
 		return 0;
-	buf = malloc(1 << 20);
-	if (!buf)
-		return -ENOMEM;
 	fd = open(tmp, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
@@ -344,42 +408,39 @@ static int verify_digest(struct rctx *c, struct rfile *rf, const char *tmp)
 		if (n == 0)
 			break;
 		hash_stream_update(&hs, buf, (size_t)n);
+		if (chk)
+			ck->update(chk, buf, (size_t)n);
 	}
 	close(fd);
-	if (!ret) {
-		hash_stream_final(&hs, got);
-		if (memcmp(got, rf->f->digest, SV_ID_LEN)) {
-			log_err("%s: restored bytes do not match the digest "
-				"recorded at backup; file not restored",
-				rf->path);
-			ret = -EBADMSG;
-		}
-	}
-	/* Restored data is written once and not read again by us. */
+	if (!ret && rf->f->has_digest)
+		ret = digest_match(rf, &hs);
 out:
-	free(buf);
+	if (chk && !ret) {
+		ret = ck->end(chk, rf->f, rf->path);
+		chk = NULL;
+	}
+	if (chk)
+		ck->drop(chk);
 	return ret;
 }
 
-/* The verifier thread: check each finished temporary (reads it back). */
+/* The verifier thread: check files whose digests were given up in memory
+ * by reading them back. */
 static void *verifier_main(void *arg)
 {
 	struct rctx *c = arg;
 	struct rfile *rf;
+	uint8_t *buf = malloc(1 << 20);
 
 	while ((rf = queue_pop(&c->vq))) {
 		char tmp[PATH_MAX + 32];
-		int ret;
 
 		snprintf(tmp, sizeof(tmp), "%s.sstvault-tmp", rf->path);
-		ret = verify_digest(c, rf, tmp);
-		if (!ret && c->o->verify)
-			ret = c->o->verify(c->o->verify_arg, rf->f, tmp,
-					   rf->path);
-		rf->vret = ret;
+		rf->vret = buf ? verify_readback(c, rf, tmp, buf) : -ENOMEM;
 		if (queue_push(&c->vdone, rf))
 			break;
 	}
+	free(buf);
 	return NULL;
 }
 
@@ -414,9 +475,35 @@ static void close_file(struct rctx *c, struct rfile *rf)
 	c->files_left--;
 }
 
+/* Finish the in-memory digests of a file whose every chunk was fed. */
+static int stream_finish(struct rctx *c, struct rfile *rf)
+{
+	const struct restore_check *ck = c->o->check;
+	struct rstream *st = rf->st;
+	int ret = 0;
+
+	rf->st = NULL;
+	if (st->next != rf->f->size) {
+		/* Every chunk was settled, so every byte was fed. */
+		log_err("%s: internal error: %llu of %llu bytes digested",
+			rf->path, (unsigned long long)st->next,
+			(unsigned long long)rf->f->size);
+		ret = -EIO;
+	}
+	if (!ret && rf->f->has_digest)
+		ret = digest_match(rf, &st->hs);
+	if (st->chk && !ret)
+		ret = ck->end(st->chk, rf->f, rf->path);
+	else if (st->chk)
+		ck->drop(st->chk);
+	free(st);
+	return ret;
+}
+
 /*
- * Every chunk of rf is written (or given up on): hand it to the verifier,
- * whose verdict close_file() acts on. A failed file is closed at once.
+ * Every chunk of rf is written and digested (or given up on): check the
+ * digests, or have the verifier read the file back; close_file() acts on
+ * the verdict. A failed file is closed at once.
  */
 static void finish_file(struct rctx *c, struct rfile *rf)
 {
@@ -428,19 +515,136 @@ static void finish_file(struct rctx *c, struct rfile *rf)
 	if (!rf->failed)
 		(void)open_file(c, rf);
 	rf->vret = 0;
-	if (rf->failed || (!rf->f->has_digest && !c->o->verify) ||
-	    queue_push(&c->vq, rf)) {
+	if (!rf->failed && rf->st) {
+		rf->vret = stream_finish(c, rf);
 		close_file(c, rf);
 		return;
 	}
+	if (rf->failed || !needs_digest(c, rf) || queue_push(&c->vq, rf)) {
+		close_file(c, rf);
+		return;
+	}
+	c->res->readback++;
 	c->verifying++;
 }
 
-/* One chunk of rf is finished (written, or given up on). */
+/* One chunk of rf is finished (written and digested, or given up on). */
 static void chunk_done(struct rctx *c, struct rfile *rf)
 {
 	if (--rf->left == 0)
 		c->ready[c->nready++] = (uint32_t)(rf - c->files);
+}
+
+/* An output buffer goes back to the pool once it is neither being written
+ * nor waiting to be digested. */
+static void ob_settle(struct rctx *c, struct obuf *ob)
+{
+	struct rfile *rf = &c->files[ob->file];
+
+	if (ob->writing || ob->parked)
+		return;
+	/* rf first: a worker may reuse ob as soon as it is in the pool. */
+	(void)queue_push(&c->out_pool, ob);
+	chunk_done(c, rf);
+}
+
+/* Give up rf's in-memory digests: its parked chunks are let go, and the
+ * file is read back at the end if it still needs checking. */
+static void stream_drop(struct rctx *c, struct rfile *rf)
+{
+	struct rstream *st = rf->st;
+	struct obuf *ob, *next;
+
+	if (!st)
+		return;
+	rf->st = NULL;
+	rf->readback = 1;
+	if (st->chk)
+		c->o->check->drop(st->chk);
+	ob = st->parked;
+	free(st);
+	for (; ob; ob = next) {
+		next = ob->next;
+		ob->next = NULL;
+		ob->parked = 0;
+		c->nparked--;
+		ob_settle(c, ob);
+	}
+}
+
+/* Start rf's in-memory digests at its first chunk. Not being able to
+ * (memory, or the check's begin) only means reading the file back. */
+static void stream_start(struct rctx *c, struct rfile *rf)
+{
+	struct rstream *st;
+
+	if (rf->st || rf->readback || rf->failed || !needs_digest(c, rf))
+		return;
+	rf->readback = 1;
+	if (c->o->readback)
+		return;
+	st = aligned_alloc(_Alignof(struct rstream), sizeof(*st));
+	if (!st)
+		return;
+	memset(st, 0, sizeof(*st));
+	hash_stream_init(&st->hs, c->r->id_secret);
+	if (c->o->check &&
+	    c->o->check->begin(c->o->check_arg, rf->f, &st->chk)) {
+		free(st);
+		return;
+	}
+	rf->st = st;
+	rf->readback = 0;
+}
+
+static void stream_feed(struct rctx *c, struct rstream *st, struct obuf *ob)
+{
+	hash_stream_update(&st->hs, ob->data, ob->len);
+	if (st->chk)
+		c->o->check->update(st->chk, ob->data, ob->len);
+	st->next += ob->len;
+}
+
+/*
+ * Offer ob (a chunk of rf, its write queued) to rf's digests: fed now if
+ * it is the next in file order, with every parked successor it unblocks,
+ * else parked. Past park_max parked chunks, every file holding some gives
+ * its in-memory digests up, so that the workers never run out of output
+ * buffers waiting for a predecessor that needs one.
+ */
+static void stream_offer(struct rctx *c, struct rfile *rf, struct obuf *ob)
+{
+	struct rstream *st = rf->st;
+	struct obuf **pp;
+
+	if (!st)
+		return;
+	if (ob->off != st->next) {
+		for (pp = &st->parked; *pp && (*pp)->off < ob->off;
+		     pp = &(*pp)->next)
+			;
+		ob->next = *pp;
+		*pp = ob;
+		ob->parked = 1;
+		if (++c->nparked > c->park_max) {
+			for (size_t i = 0; i < c->nobufs; i++)
+				if (c->obufs[i].parked)
+					stream_drop(c,
+						    &c->files[c->obufs[i].file]);
+		}
+		return;
+	}
+	stream_feed(c, st, ob);
+	while (st->parked && st->parked->off == st->next) {
+		struct obuf *p = st->parked;
+
+		st->parked = p->next;
+		p->next = NULL;
+		p->parked = 0;
+		c->nparked--;
+		stream_feed(c, st, p);
+		ob_settle(c, p);
+	}
 }
 
 static void write_done(void *cookie, int res)
@@ -459,14 +663,18 @@ static void write_done(void *cookie, int res)
 	} else {
 		c->bytes_done += (uint64_t)res;
 	}
-	(void)queue_push(&c->out_pool, ob);
-	chunk_done(c, rf);
+	/* Last: file_fail() above may have unparked ob, which must then be
+	 * settled once, here. */
+	ob->writing = 0;
+	ob_settle(c, ob);
 }
 
 static void handle_done(struct rctx *c, struct obuf *ob)
 {
 	struct rfile *rf = &c->files[ob->file];
 
+	ob->writing = ob->parked = 0;
+	ob->next = NULL;
 	if (ob->err || rf->failed) {
 		if (ob->err && !rf->failed) {
 			char pack[100];
@@ -494,7 +702,27 @@ static void handle_done(struct rctx *c, struct obuf *ob)
 		file_fail(c, rf, 0);
 		(void)queue_push(&c->out_pool, ob);
 		chunk_done(c, rf);
+		return;
 	}
+	/* The write's callback never runs inside writer_write(), so ob is
+	 * still being written here. */
+	ob->writing = 1;
+	stream_start(c, rf);
+	stream_offer(c, rf, ob);
+}
+
+/* Hand a fetched range to the workers: once per worker that may share it,
+ * each taking its next blob in turn. */
+static void dispatch(struct rctx *c, struct range *g)
+{
+	unsigned k = g->n < c->threads ? (unsigned)g->n : c->threads;
+
+	if (k == 0)
+		k = 1;
+	atomic_store(&g->next, 0);
+	atomic_store(&g->holders, k);
+	for (unsigned i = 0; i < k; i++)
+		(void)queue_push(&c->work, g);
 }
 
 /* Bytes of g's read that must arrive: the read may end early only past
@@ -584,7 +812,7 @@ static int run(struct rctx *c)
 				inflight++;
 				continue;
 			}
-			(void)queue_push(&c->work, g);
+			dispatch(c, g);
 			progressed = 1;
 		}
 		if (inflight) {
@@ -602,7 +830,7 @@ static int run(struct rctx *c)
 						 (int)ev[i].res : -EBADMSG;
 				}
 				inflight--;
-				(void)queue_push(&c->work, g);
+				dispatch(c, g);
 				progressed = 1;
 			}
 		}
@@ -801,13 +1029,23 @@ int restore_run(struct repo *r, const struct snapshot *s,
 	 * the whole restore durable at a fraction of the cost (648 fsyncs
 	 * were 30% of a 4 GiB restore). Until the command returns 0 nothing
 	 * is promised, and a file only gets its real name once verified. */
-	wo.flags = (o->no_uring ? WRITER_F_NO_URING : 0) | WRITER_F_NO_FSYNC;
+	wo.flags = (o->no_uring ? WRITER_F_NO_URING : 0) | WRITER_F_NO_FSYNC |
+		   WRITER_F_DONTCACHE;
 	ret = writer_create(&c->w, &wo);
 	if (ret)
 		goto out;
 	snprintf(res->io_mode, sizeof(res->io_mode), "%s", writer_mode(c->w));
 	c->nrange_bufs = threads + RANGES_EXTRA;
-	c->nobufs = 2 * (size_t)threads + 6;
+	c->threads = threads;
+	/*
+	 * Workers share ranges blob by blob, so a file's chunks arrive at
+	 * most about one per worker out of order; threads + 1 buffers are
+	 * never parked, so some worker can always go on.
+	 */
+	c->nobufs = 3 * (size_t)threads + 6;
+	c->park_max = c->nobufs - threads - 1;
+	if (o->park_max && o->park_max < c->park_max)
+		c->park_max = o->park_max;
 	/* A range holds up to RANGE_MAX of blobs, or one blob of up to
 	 * blob_bound(max), plus the widening to RANGE_ALIGN at both ends. */
 	rsize = (RANGE_MAX + blob_bound(max) + 3 * RANGE_ALIGN) &
@@ -819,7 +1057,7 @@ int restore_run(struct repo *r, const struct snapshot *s,
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = queue_init(&c->work, c->nrange_bufs);
+	ret = queue_init(&c->work, c->nrange_bufs * threads);
 	if (!ret)
 		ret = queue_init(&c->range_pool, c->nrange_bufs);
 	if (!ret)
@@ -894,8 +1132,13 @@ out:
 	free(c->range_arena);
 	free(c->out_arena);
 	free(c->obufs);
-	for (size_t i = 0; i < c->nfiles; i++)
+	for (size_t i = 0; i < c->nfiles; i++) {
+		/* Left by an error exit: their buffers are freed below. */
+		if (c->files[i].st && c->files[i].st->chk)
+			o->check->drop(c->files[i].st->chk);
+		free(c->files[i].st);
 		free(c->files[i].path);
+	}
 	free(c->files);
 	free(c->ready);
 	free(c->refs);

@@ -34,22 +34,45 @@ struct restore_opts {
 		   const struct snap_file *f, char *out, size_t cap);
 	void *map_arg;
 	/*
-	 * Extra verification of a finished temporary file before it is
-	 * renamed (Cassandra digests). Return 0 if good, -EBADMSG to fail
-	 * the file (with a message logged by the callback). May be NULL.
+	 * Extra verification of each restored file before it is renamed
+	 * (Cassandra digests); NULL for none. The file's bytes are fed in
+	 * order, from memory as its chunks are restored, or from the
+	 * temporary file read back when its chunks arrived too far out of
+	 * order (then a state begun from memory is dropped first).
 	 */
-	int (*verify)(void *arg, const struct snap_file *f,
-		      const char *tmp_path, const char *final_path);
-	void *verify_arg;
+	const struct restore_check *check;
+	void *check_arg;
+	/* Chunks held back for in-order digests, at most (tests; 0 is the
+	 * default, which keeps every worker supplied). */
+	unsigned park_max;
+	/* Check every file by reading it back instead (tests). */
+	int readback;
 	/* Called after each file is in place (ownership, renames). */
 	int (*placed)(void *arg, const struct snap_file *f, const char *path);
 	void *placed_arg;
+};
+
+/*
+ * A streaming check of restored files. begin() sets *st to a state (NULL:
+ * nothing to check in this file) and returns 0, or -errno to fail the
+ * file; update() feeds the file's bytes in order; end() returns 0 if they
+ * are good or -EBADMSG (with a message naming final_path logged), and
+ * frees the state; drop() frees a state that will not be ended. Calls for
+ * one state never overlap, but states of different files may be used on
+ * different threads at once.
+ */
+struct restore_check {
+	int (*begin)(void *arg, const struct snap_file *f, void **st);
+	void (*update)(void *st, const void *data, size_t len);
+	int (*end)(void *st, const struct snap_file *f, const char *final_path);
+	void (*drop)(void *st);
 };
 
 struct restore_result {
 	uint64_t files, bytes, dirs, links;
 	uint64_t failed;          /* files not restored (damage or IO) */
 	uint64_t damaged;         /* of those, because data was damaged */
+	uint64_t readback;        /* files checked by reading them back */
 	double secs;
 	char io_mode[160];
 };

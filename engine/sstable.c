@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "engine/sstable.h"
+#include "codecs/hash.h"
 
 /* The most '-'-separated tokens any scheme has: ks-tbl-tmp-ver-gen-Comp. */
 #define MAX_TOKENS 6
@@ -878,10 +879,10 @@ void sstable_verify_update(struct sstable_verify *v, const void *data,
 	v->bytes += len;
 	switch (v->want.kind) {
 	case SSTABLE_DIGEST_CRC32:
-		v->acc = (uint32_t)crc32_z(v->acc, data, len);
+		v->acc = hash_crc32(v->acc, data, len);
 		break;
 	case SSTABLE_DIGEST_ADLER32:
-		v->acc = (uint32_t)adler32_z(v->acc, data, len);
+		v->acc = hash_adler32(v->acc, data, len);
 		break;
 	case SSTABLE_DIGEST_SHA1:
 		if (EVP_DigestUpdate(v->md, data, len) != 1)

@@ -63,6 +63,7 @@ struct wreq {
 	int res;		/* final result while on the pending FIFO */
 	uint32_t idx;
 	uint8_t retries;
+	uint8_t dontcache;	/* the piece in flight asked for RWF_DONTCACHE */
 };
 
 /* Everything is owned by the one thread that drives the writer. */
@@ -72,6 +73,7 @@ struct writer {
 	uint32_t max_io;	/* bytes per piece */
 	int uring;
 	int err;		/* sticky failure of the ring */
+	int dontcache;		/* WRITER_F_DONTCACHE, until refused */
 	struct io_uring ring;
 
 	struct wreq *reqs;	/* depth records */
@@ -88,6 +90,16 @@ struct writer {
 	char why[RING_WHY_LEN];
 	char mode[WRITER_MODE_LEN];
 };
+
+static void writer_set_mode(struct writer *w)
+{
+	if (w->uring)
+		snprintf(w->mode, sizeof(w->mode), "io_uring%s",
+			 w->dontcache ? ", RWF_DONTCACHE" : "");
+	else
+		snprintf(w->mode, sizeof(w->mode),
+			 "pwrite (io_uring unavailable: %s)", w->why);
+}
 
 int writer_create(struct writer **out, const struct writer_opts *o)
 {
@@ -121,11 +133,8 @@ int writer_create(struct writer **out, const struct writer_opts *o)
 	else if (ring_init(&w->ring, w->depth, ops, SV_ARRAY_SIZE(ops), w->why,
 			   sizeof(w->why)) == 0)
 		w->uring = 1;
-	if (w->uring)
-		snprintf(w->mode, sizeof(w->mode), "io_uring");
-	else
-		snprintf(w->mode, sizeof(w->mode),
-			 "pwrite (io_uring unavailable: %s)", w->why);
+	w->dontcache = w->uring && (w->flags & WRITER_F_DONTCACHE);
+	writer_set_mode(w);
 	*out = w;
 	return 0;
 err:
@@ -192,6 +201,14 @@ static void req_finish(struct writer *w, struct wreq *q, int res)
  */
 static int req_complete(struct writer *w, struct wreq *q, int res)
 {
+	/* A kernel or file system without RWF_DONTCACHE for writes refuses
+	 * the flag; write through the page cache from then on. */
+	if ((res == -EOPNOTSUPP || res == -EINVAL) && q->dontcache) {
+		w->dontcache = 0;
+		writer_set_mode(w);
+		req_issue(w, q);
+		return 0;
+	}
 	if ((res == -EAGAIN || res == -EINTR) &&
 	    q->retries < WRITER_MAX_RETRY) {
 		q->retries++;
@@ -233,6 +250,9 @@ static void req_issue(struct writer *w, struct wreq *q)
 	}
 	io_uring_prep_write(sqe, f->fd, q->buf + q->done, (unsigned)len,
 			    q->off + q->done);
+	if (w->dontcache)
+		sqe->rw_flags = RWF_DONTCACHE;
+	q->dontcache = w->dontcache;
 	io_uring_sqe_set_data(sqe, q);
 	w->nbusy++;
 }

@@ -27,6 +27,12 @@
 
 #define WRITER_F_NO_URING (1u << 0) /* force the pwrite() fallback */
 #define WRITER_F_NO_FSYNC (1u << 1) /* skip fsync (tests, scratch restores) */
+/* io_uring writes with RWF_DONTCACHE: pages are written back at once and
+ * dropped, so a large restore neither fills the page cache nor leaves the
+ * whole write-back to the final fsync/syncfs. Where the kernel or file
+ * system refuses it, the writer goes on through the page cache and says so
+ * in writer_mode(). The pwrite() fallback ignores it. */
+#define WRITER_F_DONTCACHE (1u << 2)
 
 /* A zero field means its default; writer_create(&w, NULL) is allowed.
  * depth is 1 to 4096. max_io caps one write system call or SQE (the

@@ -4,7 +4,7 @@
 # as another user it prints the apt-get line to run instead.
 set -eu
 PKGS="build-essential pkg-config liburing-dev libzstd-dev libxxhash-dev libssl-dev
-libcurl4-openssl-dev libjansson-dev libyaml-dev zlib1g-dev liblz4-dev python3 curl
+libcurl4-openssl-dev libjansson-dev libyaml-dev zlib1g-dev liblz4-dev libdeflate-dev python3 curl
 util-linux groff-base man-db systemd bc strace xxd ${SSTVAULT_EXTRA_PKGS:-}"
 missing=""
 for p in $PKGS; do

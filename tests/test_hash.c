@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+#include <zlib.h>
 
 #include "codecs/hash.h"
 
@@ -196,6 +197,28 @@ static void test_canonical(const uint8_t *secret, const uint8_t *buf)
  * is (7 * i + 3) mod 256, data byte i is i mod 251, 1000 bytes; the value
  * was computed with libxxhash 0.8.1's XXH3_128bits_withSecret.
  */
+/* hash_crc32 / hash_adler32 (libdeflate) agree with zlib's, whole and
+ * continued piece by piece, and on the standard check value. */
+static void test_checksums(const uint8_t *buf, size_t max)
+{
+	CHECK(hash_crc32(0, "123456789", 9) == 0xCBF43926u,
+	      "crc32 check value %08x", hash_crc32(0, "123456789", 9));
+	CHECK(hash_adler32(1, "123456789", 9) == 0x091E01DEu,
+	      "adler32 check value %08x", hash_adler32(1, "123456789", 9));
+	for (int i = 0; i < 200; i++) {
+		size_t len = (size_t)(rnd() % max), cut = len ? rnd() % len : 0;
+		uint32_t c = hash_crc32(hash_crc32(0, buf, cut), buf + cut,
+					len - cut);
+		uint32_t a = hash_adler32(hash_adler32(1, buf, cut), buf + cut,
+					  len - cut);
+
+		CHECK(c == (uint32_t)crc32_z(0, buf, len), "crc32 of %zu bytes "
+		      "cut at %zu differs from zlib's", len, cut);
+		CHECK(a == (uint32_t)adler32_z(1, buf, len), "adler32 of %zu "
+		      "bytes cut at %zu differs from zlib's", len, cut);
+	}
+}
+
 static void test_golden(void)
 {
 	static const char want[] = "daa4307963f8b47a5d63581e98e1e10f";
@@ -224,6 +247,7 @@ int main(void)
 	test_secret_matters(secret, buf);
 	test_canonical(secret, buf);
 	test_golden();
+	test_checksums(buf, max);
 	free(buf);
 	printf("%d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;

@@ -529,6 +529,69 @@ out:
 	rmdir(mnt);
 }
 
+/*
+ * RWF_DONTCACHE on a file system that refuses it (tmpfs has no
+ * FOP_DONTCACHE): the writer drops the flag after the first refusal,
+ * re-issues the refused write and says so in its mode; every byte lands.
+ * On ext4 (g_dir) the flag is kept. Needs root to mount.
+ */
+static void test_dontcache(void)
+{
+	struct writer_opts o = { .depth = 4, .flags = WRITER_F_DONTCACHE |
+						   WRITER_F_NO_FSYNC };
+	struct writer *w = NULL;
+	char mnt[PATH_MAX], path[PATH_MAX + 8], mode[200];
+	static uint8_t data[1u << 20];
+	uint8_t *got = NULL;
+	size_t glen = 0;
+	int h, ret, nerr = 0;
+
+	snprintf(mnt, sizeof(mnt), "%s/tmpfs_dontcache", g_dir);
+	if (mkdir(mnt, 0755) < 0 ||
+	    mount("sv_test", mnt, "tmpfs", 0, "size=8m") < 0) {
+		printf("%-40s skipped: cannot mount tmpfs (%s)\n",
+		       "RWF_DONTCACHE refused", strerror(errno));
+		rmdir(mnt);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/f", mnt);
+	gen(9, data, sizeof(data));
+	ret = writer_create(&w, &o);
+	CHECK(ret == 0, "dontcache: writer_create %d", ret);
+	if (ret)
+		goto out;
+	snprintf(mode, sizeof(mode), "%s", writer_mode(w));
+	h = writer_open(w, path, sizeof(data), 0);
+	CHECK(h >= 0, "dontcache: open %d", h);
+	if (h < 0)
+		goto out;
+	/* Back to front, so the refused write is not the first piece. */
+	for (size_t off = sizeof(data); off > 0; off -= 65536) {
+		ret = writer_write(w, h, off - 65536, data + off - 65536,
+				   65536, enospc_done, &nerr);
+		CHECK(ret == 0, "dontcache: writer_write: %d", ret);
+	}
+	ret = writer_close(w, h, 1, 0644, 0);
+	CHECK(ret == 0 && nerr == 0, "dontcache: close %d, %d writes failed",
+	      ret, nerr);
+	got = slurp(path, &glen);
+	CHECK(got && glen == sizeof(data) && !memcmp(got, data, glen),
+	      "dontcache: content differs on tmpfs");
+	if (strstr(mode, "RWF_DONTCACHE"))
+		CHECK(!strstr(writer_mode(w), "RWF_DONTCACHE"),
+		      "dontcache: tmpfs accepted RWF_DONTCACHE? mode '%s' "
+		      "(expected the page-cache fallback)", writer_mode(w));
+	printf("%-40s ok (%s, then %s)\n", "RWF_DONTCACHE refused by tmpfs",
+	       mode, writer_mode(w));
+out:
+	free(got);
+	writer_destroy(w);
+	unlink(path);
+	if (umount(mnt) < 0)
+		perror(mnt);
+	rmdir(mnt);
+}
+
 static void test_env(void)
 {
 	struct writer *w = NULL;
@@ -619,6 +682,7 @@ int main(void)
 	} modes[] = {
 		{ "uring", 0 },
 		{ "uring-nofsync", WRITER_F_NO_FSYNC },
+		{ "uring-dontcache", WRITER_F_DONTCACHE },
 		{ "pwrite", WRITER_F_NO_URING },
 		{ "pwrite-nofsync", WRITER_F_NO_URING | WRITER_F_NO_FSYNC },
 	};
@@ -648,6 +712,7 @@ int main(void)
 		if (!(f & WRITER_F_NO_FSYNC))
 			test_enospc(n, f);
 	}
+	test_dontcache();
 	test_env();
 	test_seccomp();
 	CHECK(count_fds() == fds, "%d descriptors at the end, %d at start",
