@@ -13,6 +13,8 @@ BUILD   ?= build
 # theirs inside their build directory so the two never overwrite each other.
 SV_BIN  ?= sstvault
 CC      ?= cc
+# Also listed in tests/t_fuzz_regress.sh and scripts/fuzz.sh (they build
+# without make); Debian packages in scripts/deps.sh.
 PKGS    := liburing libzstd libxxhash libcrypto libcurl jansson yaml-0.1 zlib liblz4 libdeflate
 WARN    := -Wall -Wextra -Werror -Wshadow -Wcast-align -Wstrict-prototypes \
            -Wundef -Wpointer-arith -Wvla -Wformat=2 -Wwrite-strings \

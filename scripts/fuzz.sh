@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 JOBS=${FUZZ_JOBS:-1}
 B=${FUZZ_BUILD:-build-fuzz}
-PKGS="liburing libzstd libxxhash libcrypto libcurl jansson yaml-0.1 zlib liblz4"
+PKGS="liburing libzstd libxxhash libcrypto libcurl jansson yaml-0.1 zlib liblz4 libdeflate"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
 die() {

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 B=${SV_BUILD:-$PWD/build}
 lib=$B/libsv.a
 out=$B/fuzz-regress
-PKGS="liburing libzstd libxxhash libcrypto libcurl jansson yaml-0.1 zlib liblz4"
+PKGS="liburing libzstd libxxhash libcrypto libcurl jansson yaml-0.1 zlib liblz4 libdeflate"
 
 if [ ! -f "$lib" ]; then
 	echo "no $lib: run make first"
