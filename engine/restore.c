@@ -1093,6 +1093,9 @@ int restore_run(struct repo *r, const struct snapshot *s,
 			goto out;
 		}
 	ret = run(c);
+	snprintf(res->io_mode, sizeof(res->io_mode), "%s", writer_mode(c->w));
+	log_info("restore: writes: %s; %llu file(s) checked by reading them "
+		 "back", res->io_mode, (unsigned long long)res->readback);
 	if (!ret)
 		ret = finish_tree(c);
 	if (!ret && !o->no_fsync) {
