@@ -669,6 +669,13 @@ static void write_done(void *cookie, int res)
 	ob_settle(c, ob);
 }
 
+/* Is a blob's error damage of the repository data (exit 5), rather than
+ * an IO error of the store (exit 4)? */
+static int ob_damage(int err)
+{
+	return err == -EBADMSG || err == -EINVAL || err == -ENODATA;
+}
+
 static void handle_done(struct rctx *c, struct obuf *ob)
 {
 	struct rfile *rf = &c->files[ob->file];
@@ -685,11 +692,10 @@ static void handle_done(struct rctx *c, struct obuf *ob)
 				"(%s); file not restored", rf->path,
 				(unsigned long long)ob->ref->poff, pack,
 				ob->err == -EBADMSG ? "authentication failed" :
+				ob->err == -ENODATA ? "the pack is truncated" :
 				strerror(-ob->err));
-			file_fail(c, rf, ob->err == -EBADMSG ||
-					 ob->err == -EINVAL);
-			if (ob->err != -EBADMSG && ob->err != -EINVAL &&
-			    !c->io_err)
+			file_fail(c, rf, ob_damage(ob->err));
+			if (!ob_damage(ob->err) && !c->io_err)
 				c->io_err = ob->err;
 		}
 		(void)queue_push(&c->out_pool, ob);
@@ -733,6 +739,32 @@ static uint64_t range_need(const struct range *g)
 }
 
 /*
+ * A read of g failed (n < 0) or came back short (0 <= n < what it needs).
+ * A pack that ends before a blob the index places in it is damaged
+ * repository data (-ENODATA, counted as damage like a failed
+ * authentication); anything else is an IO error of the store.
+ */
+static void range_failed(struct rctx *c, struct range *g, ssize_t n)
+{
+	struct uploader *u = c->r->up;
+	char name[100];
+
+	index_pack_name(index_pack_oid(c->idx, g->pack), name, sizeof(name));
+	if (n >= 0 || n == -ENODATA) {
+		log_err("%s ends before the blobs at %llu-%llu that the index "
+			"places in it: the pack is truncated; run 'sstvault "
+			"check'", name, (unsigned long long)g->off,
+			(unsigned long long)(g->off + g->len));
+		g->err = -ENODATA;
+		return;
+	}
+	log_err("cannot read %s at %llu: %s", name,
+		(unsigned long long)g->off,
+		u->errbuf[0] ? u->errbuf : strerror((int)-n));
+	g->err = (int)n;
+}
+
+/*
  * Start reading g into g->buf: asynchronously when the backend has
  * get_part() (SV_Q_QUEUED, or SV_Q_BUSY to retry after a reap), else at
  * once. A local store gets the range widened to RANGE_ALIGN (never past
@@ -766,12 +798,8 @@ static int fetch(struct rctx *c, struct range *g)
 	} else {
 		n = u->ops->get(u, name, g->roff, g->rlen, g->buf, g->rlen);
 	}
-	if (n < 0 || (uint64_t)n < range_need(g)) {
-		log_err("cannot read %s at %llu: %s", name,
-			(unsigned long long)g->off,
-			u->errbuf[0] ? u->errbuf : "short read");
-		g->err = n < 0 ? (int)n : -EBADMSG;
-	}
+	if (n < 0 || (uint64_t)n < range_need(g))
+		range_failed(c, g, n);
 	return SV_Q_DONE;
 }
 
@@ -823,12 +851,8 @@ static int run(struct rctx *c)
 				struct range *g = ev[i].cookie;
 
 				if (ev[i].res < 0 ||
-				    (uint64_t)ev[i].res < range_need(g)) {
-					log_err("cannot read pack range: %s",
-						u->errbuf);
-					g->err = ev[i].res < 0 ?
-						 (int)ev[i].res : -EBADMSG;
-				}
+				    (uint64_t)ev[i].res < range_need(g))
+					range_failed(c, g, ev[i].res);
 				inflight--;
 				dispatch(c, g);
 				progressed = 1;

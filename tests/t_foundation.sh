@@ -90,4 +90,23 @@ while read -r f; do
 	n=$((n + 1))
 done < <(cd "$SRC" && find . -type f -printf '%P\n')
 ok "restore: exit 5, names the affected file(s), writes none of them; $n other files intact"
+
+# Truncate that pack: the index places blobs past its new end. Restore
+# must call it damage (exit 5, like check), name the pack as truncated,
+# and write none of its files, with io_uring and with the pread path.
+truncate -s 4096 "$(find "$R/data" -name "$dpack")" || fail "truncate"
+err=$(sv check --repo "$R" --password-file "$PW" --read-data 2>&1); rc=$?
+[ $rc -eq 5 ] || fail "check of a truncated pack: exit $rc, want 5"
+for mode in uring pread; do
+	rm -rf "$T/out3"
+	err=$(if [ $mode = pread ]; then export SSTVAULT_NO_URING=1; fi
+	      sv restore latest --repo "$R" --password-file "$PW" --target "$T/out3" 2>&1); rc=$?
+	[ $rc -eq 5 ] || fail "restore with a truncated pack ($mode): exit $rc, want 5: $err"
+	echo "$err" | grep -q "$dpack ends before the blobs at .* the pack is truncated" ||
+		fail "restore ($mode) does not say the pack is truncated: $err"
+	for f in $affected; do
+		[ ! -e "$T/out3/$f" ] || fail "file $f of a truncated pack was written ($mode)"
+	done
+done
+ok "truncated pack: check and restore (io_uring and pread) exit 5 and name it as truncated"
 echo "$checks checks passed"

@@ -1236,7 +1236,7 @@ static int local_get_part(struct uploader *u, const char *name, uint64_t off,
 					"%llu bytes)", name,
 					(unsigned long long)off, n,
 					(unsigned long long)len);
-			return -EIO;
+			return -ENODATA;
 		}
 		return SV_Q_DONE;
 	}

@@ -143,10 +143,11 @@ struct uploader_ops {
 	ssize_t (*get)(struct uploader *u, const char *name, uint64_t off,
 		       uint64_t len, void *buf, size_t cap);
 	/* Asynchronous ranged read (optional; the core falls back to get()).
-	 * SV_Q_DONE: the whole range was read at once. SV_Q_QUEUED: reap()
-	 * hands back the cookie with the bytes read, which is fewer than len
-	 * only when the range runs past the end of the object, or -errno;
-	 * buf must stay valid and untouched until then. */
+	 * SV_Q_DONE: the whole range was read at once (-ENODATA instead when
+	 * the object ends before the range does). SV_Q_QUEUED: reap() hands
+	 * back the cookie with the bytes read, which is fewer than len only
+	 * when the range runs past the end of the object, or -errno; buf must
+	 * stay valid and untouched until then. */
 	int (*get_part)(struct uploader *u, const char *name, uint64_t off,
 			uint64_t len, void *buf, void *cookie);
 	/* Size of an object (HEAD). Return: 0, -ENOENT, -errno. Required. */
