@@ -565,7 +565,8 @@ static int read_all(struct ctx *c, struct reader *rd)
 		}
 		if (!bf->failed && b->err) {
 			bf->failed = 1;
-			log_warn("%s: %s; it is not in this backup", f->path,
+			log_warn("%s/%s: %s; it is not in this backup",
+				 c->o->roots[f->root], f->path,
 				 b->err == -ESTALE ?
 				 "changed while it was read (size or mtime "
 				 "differ)" : strerror(-b->err));

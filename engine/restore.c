@@ -985,9 +985,12 @@ static int finish_tree(struct rctx *c)
 			if (c->o->force)
 				unlink(full);
 			if (symlink(f->target, full)) {
+				/* An IO failure of the target (exit 4), whatever
+				 * errno says: -EEXIST would read as a
+				 * repository error. */
 				log_err("cannot create symlink %s: %s", full,
 					strerror(errno));
-				ret = -errno;
+				ret = -EIO;
 				continue;
 			}
 			utimensat(AT_FDCWD, full, ts, AT_SYMLINK_NOFOLLOW);
