@@ -484,11 +484,13 @@ static int stream_finish(struct rctx *c, struct rfile *rf)
 
 	rf->st = NULL;
 	if (st->next != rf->f->size) {
-		/* Every chunk was settled, so every byte was fed. */
-		log_err("%s: internal error: %llu of %llu bytes digested",
-			rf->path, (unsigned long long)st->next,
+		/* Every chunk was fed, so the chunks the snapshot lists do
+		 * not add up to the size it records: a damaged snapshot. */
+		log_err("%s: the snapshot's chunks hold %llu bytes, its size "
+			"is %llu; file not restored", rf->path,
+			(unsigned long long)st->next,
 			(unsigned long long)rf->f->size);
-		ret = -EIO;
+		ret = -EBADMSG;
 	}
 	if (!ret && rf->f->has_digest)
 		ret = digest_match(rf, &st->hs);
