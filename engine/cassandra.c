@@ -862,6 +862,7 @@ static int check_begin(void *arg, const struct snap_file *f, void **st)
 {
 	struct sstable_digest d;
 	struct sstable_verify *v;
+	int ret;
 
 	(void)arg;
 	*st = NULL;
@@ -870,10 +871,12 @@ static int check_begin(void *arg, const struct snap_file *f, void **st)
 	v = malloc(sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	if (sstable_verify_init(v, &d)) {
-		/* An unknown kind was refused at backup; nothing to check. */
+	ret = sstable_verify_init(v, &d);
+	if (ret) {
+		/* -EINVAL: an unknown kind, refused at backup; nothing to
+		 * check. -ENOMEM (SHA-1 context) is a failure. */
 		free(v);
-		return 0;
+		return ret == -ENOMEM ? ret : 0;
 	}
 	*st = v;
 	return 0;
